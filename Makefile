@@ -1,0 +1,89 @@
+# pktkernel — every set-up step in one place. On a fresh Debian 12 machine (root):
+#   make run    installs what is missing, builds, runs the default pipeline
+#   make test   installs what is missing, builds, runs every test, prints the totals
+# Other targets: deps build bench sanitize tsan perf format clean
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+DURATION   ?= 10
+CONFIG     ?= pipelines/default.yaml
+MESON_TEST_ARGS ?=
+
+# Debian 12 packages the build, the tests and the perf harness need.
+PACKAGES := build-essential pkg-config python3 meson ninja-build \
+            dpdk dpdk-dev libdpdk-dev libhwloc-dev libyaml-cpp-dev libgtest-dev \
+            libbenchmark-dev libcivetweb-dev liburing-dev libpcap-dev \
+            prometheus python3-matplotlib
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps configure build run test bench sanitize tsan perf format clean
+
+all: build
+
+# Idempotent and quiet when everything is present: apt-get update once, then install
+# only the missing packages.
+deps:
+	@missing=""; \
+	for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null || \
+	    { echo "deps: apt-get install failed for:$$missing"; exit 1; }; \
+	fi
+
+$(BUILD)/build.ninja: | deps
+	meson setup $(BUILD) --buildtype=release -Ddebug=true
+
+configure: deps $(BUILD)/build.ninja
+
+build: configure
+	ninja -C $(BUILD)
+
+run: build
+	$(BUILD)/src/app/pktkernel --config $(CONFIG) --duration $(DURATION)
+
+# Runs every suite; prints one totals line `tests: N passed, M failed[, K skipped]`.
+test: build
+	@rm -rf $(BUILD)/test-results; mkdir -p $(BUILD)/test-results
+	@meson test -C $(BUILD) --print-errorlogs $(MESON_TEST_ARGS) > $(BUILD)/meson-test.out 2>&1; \
+	  rc=$$?; tail -n 40 $(BUILD)/meson-test.out; \
+	  python3 tests/summarize.py $(BUILD) || rc=1; exit $$rc
+
+bench: build
+	$(BUILD)/perf/pktkernel-bench --benchmark_counters_tabular=true $(BENCH_ARGS)
+
+# Address + undefined-behaviour sanitizers over every unit test.
+sanitize: deps
+	@[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) --buildtype=debugoptimized \
+	  -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
+	ninja -C $(ASAN_BUILD)
+	@rm -rf $(ASAN_BUILD)/test-results; mkdir -p $(ASAN_BUILD)/test-results
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  meson test -C $(ASAN_BUILD) --suite unit --suite stress --print-errorlogs \
+	  > $(ASAN_BUILD)/meson-test.out 2>&1; rc=$$?; tail -n 40 $(ASAN_BUILD)/meson-test.out; \
+	  python3 tests/summarize.py $(ASAN_BUILD) || rc=1; exit $$rc
+
+# ThreadSanitizer over the queue and reactor tests (plain C++, no DPDK).
+tsan: deps
+	@[ -f $(TSAN_BUILD)/build.ninja ] || meson setup $(TSAN_BUILD) --buildtype=debugoptimized \
+	  -Db_sanitize=thread -Db_lundef=false -Dbench=false
+	ninja -C $(TSAN_BUILD)
+	@rm -rf $(TSAN_BUILD)/test-results; mkdir -p $(TSAN_BUILD)/test-results
+	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  meson test -C $(TSAN_BUILD) --suite tsan --print-errorlogs \
+	  > $(TSAN_BUILD)/meson-test.out 2>&1; rc=$$?; tail -n 40 $(TSAN_BUILD)/meson-test.out; \
+	  python3 tests/summarize.py $(TSAN_BUILD) || rc=1; exit $$rc
+
+perf: build
+	python3 perf/run.py --build $(BUILD)
+
+format:
+	find src tests perf -name '*.hh' -o -name '*.cc' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
