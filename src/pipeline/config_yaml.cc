@@ -1,0 +1,107 @@
+// The only file that talks to yaml-cpp: YAML text → pk::pipeline::node (with 1-based
+// positions). yaml-cpp marks are 0-based; a syntax error carries one.
+#include <yaml-cpp/yaml.h>
+
+#include "pipeline/config_detail.hh"
+
+namespace pk::pipeline::detail {
+namespace {
+
+constexpr int max_depth = 64;
+
+mark to_mark(const YAML::Mark& m) {
+    if (m.is_null()) return {};
+    return mark{static_cast<uint32_t>(m.line + 1), static_cast<uint32_t>(m.column + 1)};
+}
+
+// `fallback`: where to point when yaml-cpp gives an empty value no useful mark (an
+// empty value `key:` is marked at the next token, so we use the key's position).
+bool convert(const YAML::Node& y, node& out, mark fallback, int depth, const sink& s) {
+    if (depth > max_depth) {
+        s.error(to_mark(y.Mark()), "YAML nesting is deeper than 64 levels");
+        return false;
+    }
+    out.at = to_mark(y.Mark());
+    switch (y.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null:
+        out.type = node::kind::null;
+        if (fallback.known()) out.at = fallback;
+        return true;
+    case YAML::NodeType::Scalar:
+        out.type = node::kind::scalar;
+        out.text = y.Scalar();
+        // "?" is a plain scalar; "!" a quoted one; anything else an explicit tag. Only
+        // plain scalars may be numbers or booleans.
+        out.quoted = y.Tag() != "?";
+        return true;
+    case YAML::NodeType::Sequence: {
+        out.type = node::kind::sequence;
+        out.items.reserve(y.size());
+        bool ok = true;
+        for (const auto& item : y) {
+            out.items.emplace_back();
+            ok &= convert(item, out.items.back(), {}, depth + 1, s);
+        }
+        return ok;
+    }
+    case YAML::NodeType::Map: {
+        out.type = node::kind::map;
+        bool ok = true;
+        for (auto it = y.begin(); it != y.end(); ++it) {
+            const mark key_at = to_mark(it->first.Mark());
+            if (!it->first.IsScalar()) {
+                s.error(key_at, "map keys must be plain words, not lists or maps");
+                ok = false;
+                continue;
+            }
+            const std::string key = it->first.Scalar();
+            bool dup = false;
+            for (const auto& e : out.entries) {
+                if (e.key == key) {
+                    s.error(key_at, "duplicate key '" + key + "' (first given at " +
+                                        position(e.key_at) + ")");
+                    dup = true;
+                    break;
+                }
+            }
+            if (dup) continue;
+            node_entry e;
+            e.key = key;
+            e.key_at = key_at;
+            ok &= convert(it->second, e.value, key_at, depth + 1, s);
+            out.entries.push_back(std::move(e));
+        }
+        return ok;
+    }
+    }
+    return true;
+}
+
+} // namespace
+
+bool read_yaml(std::string_view text, node& root, const sink& s) {
+    std::vector<YAML::Node> docs;
+    try {
+        docs = YAML::LoadAll(std::string(text));
+    } catch (const YAML::Exception& e) {
+        mark at = to_mark(e.mark);
+        if (!at.known()) at = {1, 1};
+        s.error(at, "YAML syntax error: " + e.msg);
+        return false;
+    }
+    if (docs.empty()) {
+        root = node{};
+        root.at = {1, 1};
+        return true;
+    }
+    if (docs.size() > 1) {
+        mark at = to_mark(docs[1].Mark());
+        if (!at.known()) at = {1, 1};
+        s.error(at, "only one YAML document is allowed in a config (remove the '---')");
+    }
+    const bool ok = convert(docs[0], root, {1, 1}, 0, s);
+    return ok;
+}
+
+} // namespace pk::pipeline::detail

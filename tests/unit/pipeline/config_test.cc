@@ -1,0 +1,3 @@
+#include <gtest/gtest.h>
+#include "pipeline/config.hh"
+TEST(config, placeholder) { EXPECT_TRUE(true); }
