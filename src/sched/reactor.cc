@@ -1,0 +1,776 @@
+#include "sched/reactor.hh"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "base/log.hh"
+#include "sched/disk.hh"
+#if PK_SCHED_HAVE_WHEEL
+#include "timer/wheel.hh"
+#endif
+
+namespace pk::sched {
+
+const char* to_string(idle_policy p) noexcept {
+    switch (p) {
+    case idle_policy::busy:
+        return "busy";
+    case idle_policy::pause:
+        return "pause";
+    case idle_policy::adaptive:
+        return "adaptive";
+    }
+    return "?";
+}
+
+const char* to_string(source_kind k) noexcept {
+    static const char* const names[source_count] = {"irq", "mq",  "timers", "disk",
+                                                    "net", "ext", "tasks"};
+    const auto i = static_cast<unsigned>(k);
+    return i < source_count ? names[i] : "?";
+}
+
+const char* to_string(msg_kind k) noexcept {
+    static const char* const names[msg_kind_count] = {"spawn", "join",   "send",  "register",
+                                                      "timer", "cursor", "split", "sync",
+                                                      "ring",  "seq",    "io",    "reactor"};
+    const auto i = static_cast<unsigned>(k);
+    return i < msg_kind_count ? names[i] : "?";
+}
+
+// TIMERS: the hierarchical wheel of pk::timer, one per reactor, in the reactor's clock.
+struct reactor::timer_state {
+#if PK_SCHED_HAVE_WHEEL
+    timer::wheel wheel;
+    timer_state(std::uint64_t tick, std::uint32_t capacity, std::uint64_t origin)
+        : wheel(timer::wheel_config{capacity, tick, origin}) {}
+#else
+    timer_state(std::uint64_t, std::uint32_t, std::uint64_t) {}
+#endif
+};
+
+namespace {
+constexpr auto src_idx(source_kind k) noexcept {
+    return static_cast<unsigned>(k);
+}
+} // namespace
+
+reactor::reactor(reactor_group& g, unsigned index, unsigned count, const reactor_config& cfg)
+    : _group(g), _index(index), _count(count), _cfg(cfg), _disc(make_discipline(cfg.discipline)) {
+    _adaptive = cfg.idle == idle_policy::adaptive;
+    _efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (_efd < 0)
+        throw std::runtime_error(std::string("reactor: eventfd failed: ") + std::strerror(errno));
+    const std::uint32_t max = std::clamp<std::uint32_t>(cfg.max_tasks, 1, 65536);
+    _slots.assign(max, nullptr);
+    _gen.assign(max, 0);
+    _free.reserve(max);
+    for (std::uint32_t i = max; i-- > 0;)
+        _free.push_back(static_cast<std::uint16_t>(i));
+    std::uint64_t tick = cfg.timer_tick;
+    if (tick == 0) tick = cfg.clock ? 1 : std::max<std::uint64_t>(1, tsc::from_ns(1000));
+    _last_tsc = tsc::now();
+    _now = clock_now(_last_tsc);
+    _timers = std::make_unique<timer_state>(tick, max, _now);
+    _out_seq.assign(count, 0);
+    _in_seq.assign(count, 0);
+    _backlog.resize(count);
+    for (auto& b : _backlog)
+        b.reserve(cfg.backlog_reserve);
+}
+
+reactor::~reactor() {
+    if (_efd >= 0) ::close(_efd);
+}
+
+void reactor::connect(std::vector<queue::link<message>*> in, std::vector<queue::link<message>*> out,
+                      std::vector<reactor*> peers) {
+    _in = std::move(in);
+    _out = std::move(out);
+    _peers = std::move(peers);
+}
+
+// ---- the round --------------------------------------------------------------------------------
+
+void reactor::run() noexcept {
+    _last_tsc = tsc::now();
+    while (run_once()) {
+    }
+}
+
+bool reactor::run_once() noexcept {
+    if (PK_UNLIKELY(_exited.load(std::memory_order_relaxed))) return false;
+    const std::uint64_t t = tsc::now();
+    const std::uint64_t dt = t - _last_tsc;
+    _last_tsc = t;
+    (_last_busy ? _ctr.busy_cycles : _ctr.idle_cycles).add(dt);
+    _now = clock_now(t);
+    ++_round;
+
+    std::uint64_t work = 0;
+    if (PK_UNLIKELY(_irq.load(std::memory_order_relaxed) != 0)) work += handle_irq();
+    work += poll_mq();
+    if (PK_UNLIKELY(_now >= _timer_next)) work += poll_timers();
+    if (_disk) {
+        const std::uint32_t n = _disk->poll(*this, _cfg.disk_burst);
+        _ctr.source_polls[src_idx(source_kind::disk)].add();
+        _ctr.source_work[src_idx(source_kind::disk)].add(n);
+        work += n;
+    }
+    for (net_source* s : _net) {
+        std::uint64_t n = 0;
+        for (std::uint32_t k = 0; k < s->polls_per_round; ++k) {
+            const std::uint32_t got = s->poll_burst(*this, _cfg.net_burst);
+            _ctr.source_polls[src_idx(source_kind::net)].add();
+            n += got;
+            if (got == 0) break;
+        }
+        _ctr.source_work[src_idx(source_kind::net)].add(n);
+        work += n;
+    }
+    for (ext_source* s : _ext) {
+        std::uint64_t n = 0;
+        for (std::uint32_t k = 0; k < s->polls_per_round; ++k) {
+            const std::uint32_t got = s->poll_burst(*this, _cfg.ext_burst);
+            _ctr.source_polls[src_idx(source_kind::ext)].add();
+            n += got;
+            if (got == 0) break;
+        }
+        _ctr.source_work[src_idx(source_kind::ext)].add(n);
+        work += n;
+    }
+    if (_runnable != 0) work += poll_tasks();
+
+    _ctr.rounds.add();
+    if (work != 0) {
+        _ctr.busy_rounds.add();
+        _last_busy = true;
+        _empty_rounds = 0;
+    } else {
+        _last_busy = false;
+        idle();
+    }
+    if (PK_UNLIKELY(_stopping)) advance_stop();
+    return !_exited.load(std::memory_order_relaxed);
+}
+
+std::uint64_t reactor::handle_irq() noexcept {
+    const std::uint64_t bits = _irq.exchange(0, std::memory_order_acquire);
+    _ctr.source_polls[src_idx(source_kind::irq)].add();
+    _ctr.source_work[src_idx(source_kind::irq)].add(
+        static_cast<std::uint64_t>(__builtin_popcountll(bits)));
+    if (bits & (1ull << irq_stop)) begin_stop();
+    for (std::uint64_t b = bits & ~(1ull << irq_stop); b != 0; b &= b - 1) {
+        const unsigned bit = static_cast<unsigned>(__builtin_ctzll(b));
+        if (_irq_handlers[bit]) _irq_handlers[bit](*this, bit, _irq_ctx[bit]);
+    }
+    return 1;
+}
+
+void reactor::raise_irq(unsigned bit) noexcept {
+    _irq.fetch_or(1ull << (bit & 63), std::memory_order_release);
+    notify();
+}
+
+void reactor::on_irq(unsigned bit, irq_handler h, void* ctx) noexcept {
+    if (bit < irq_first_user || bit >= 64) return;
+    _irq_handlers[bit] = h;
+    _irq_ctx[bit] = ctx;
+}
+
+void reactor::notify() noexcept {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (_sleeping.load(std::memory_order_relaxed)) {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] auto rc = ::write(_efd, &one, sizeof one);
+    }
+}
+
+// ---- MQ: the mesh -------------------------------------------------------------------------------
+
+std::uint64_t reactor::poll_mq() noexcept {
+    if (PK_UNLIKELY(_backlog_total != 0)) flush_backlog();
+    std::uint64_t work = 0;
+    for (unsigned p = 0; p < _count; ++p) {
+        queue::link<message>& l = *_in[p];
+        const std::span<message> got = l.peek(_cfg.mq_burst);
+        if (got.empty()) continue;
+        for (const message& m : got) {
+            if (PK_UNLIKELY(m.seq != _in_seq[p])) {
+                PK_ERROR("sched", "reactor %u: message from %u out of order (seq %u, expected %u)",
+                         _index, p, m.seq, _in_seq[p]);
+            }
+            _in_seq[p] = m.seq + 1;
+            dispatch(m);
+        }
+        l.release(got.size());
+        work += got.size();
+    }
+    _ctr.source_polls[src_idx(source_kind::mq)].add();
+    if (work) _ctr.source_work[src_idx(source_kind::mq)].add(work);
+    return work;
+}
+
+bool reactor::push_link(unsigned to, message& m) noexcept {
+    m.from = static_cast<std::uint16_t>(_index);
+    m.seq = _out_seq[to];
+    if (!_out[to]->try_push(m)) return false;
+    ++_out_seq[to];
+    _ctr.msgs_sent.add();
+    if (to != _index) wake_peer(to);
+    return true;
+}
+
+void reactor::wake_peer(unsigned to) noexcept {
+    reactor& p = *_peers[to];
+    if (!p._adaptive) return;
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (p._sleeping.load(std::memory_order_relaxed)) {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] auto rc = ::write(p._efd, &one, sizeof one);
+        _ctr.wakeups_sent.add();
+    }
+}
+
+bool reactor::try_send(unsigned to, message m) noexcept {
+    if (PK_UNLIKELY(_fin_sent || to >= _count || !_backlog[to].empty() || !push_link(to, m))) {
+        _ctr.msgs_refused.add();
+        return false;
+    }
+    return true;
+}
+
+bool reactor::post(unsigned to, message m) noexcept {
+    if (PK_UNLIKELY(_fin_sent || to >= _count)) {
+        _ctr.msgs_refused.add();
+        return false;
+    }
+    if (PK_LIKELY(_backlog[to].empty()) && push_link(to, m)) return true;
+    _backlog[to].push_back(m); // slow path: may allocate past backlog_reserve
+    ++_backlog_total;
+    _ctr.msgs_backlogged.add();
+    return true;
+}
+
+void reactor::flush_backlog() noexcept {
+    for (unsigned p = 0; p < _count; ++p) {
+        auto& b = _backlog[p];
+        if (b.empty()) continue;
+        std::size_t i = 0;
+        while (i < b.size() && push_link(p, b[i]))
+            ++i;
+        b.erase(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(i));
+        _backlog_total -= i;
+    }
+}
+
+void reactor::dispatch(const message& m) noexcept {
+    _ctr.msgs_received.add();
+    const auto k = m.kind;
+    switch (k) {
+    case msg_kind::spawn: {
+        spawn_options o;
+        o.bucket = static_cast<std::uint8_t>(m.a[0]);
+        o.shares = static_cast<std::uint32_t>(m.a[1]);
+        o.joiner = reinterpret_cast<task*>(m.a[2]);
+        o.joiner_reactor = static_cast<std::uint16_t>(m.a[3]);
+        spawn(*static_cast<task*>(m.ptr), o);
+        return;
+    }
+    case msg_kind::join:
+        handle_join(m);
+        return;
+    case msg_kind::send: {
+        task* t = find(static_cast<task_id>(m.a[0]));
+        if (!t) {
+            _ctr.msgs_unhandled.add();
+            return;
+        }
+        t->on_message(*this, m);
+        wake(*t);
+        return;
+    }
+    case msg_kind::timer: {
+        task* t = find(static_cast<task_id>(m.a[0]));
+        if (!t) {
+            _ctr.msgs_unhandled.add();
+            return;
+        }
+        sleep_until(*t, m.a[1]);
+        return;
+    }
+    case msg_kind::sync:
+        handle_sync(m);
+        return;
+    case msg_kind::reactor:
+        switch (static_cast<reactor_op>(m.op)) {
+        case reactor_op::stop:
+            begin_stop();
+            break;
+        case reactor_op::fin:
+            ++_fin_received;
+            break;
+        case reactor_op::wake:
+            break;
+        }
+        return;
+    default:
+        break;
+    }
+    // generic kinds (and register/io defaults)
+    if (m.fn) {
+        m.fn(*this, m);
+        return;
+    }
+    if (message_fn h = _handlers[static_cast<unsigned>(k)]) {
+        h(*this, m);
+        return;
+    }
+    if (k == msg_kind::register_source && m.ptr) {
+        if (m.a[0] == static_cast<std::uint64_t>(source_kind::net))
+            add_net(*static_cast<net_source*>(m.ptr));
+        else
+            add_ext(*static_cast<ext_source*>(m.ptr));
+        return;
+    }
+    if (k == msg_kind::io && m.ptr && _disk) {
+        (void)_disk->submit(*static_cast<disk_op*>(m.ptr));
+        return;
+    }
+    _ctr.msgs_unhandled.add();
+}
+
+// ---- tasks ------------------------------------------------------------------------------------
+
+task_id reactor::alloc_id(task& t) noexcept {
+    const std::uint16_t slot = _free.back();
+    _free.pop_back();
+    _slots[slot] = &t;
+    t._id = ((_index & 0xffu) << 24) | (static_cast<std::uint32_t>(_gen[slot]) << 16) | slot;
+    return t._id;
+}
+
+void reactor::free_id(task& t) noexcept {
+    const std::uint32_t slot = t._id & 0xffffu;
+    _slots[slot] = nullptr;
+    ++_gen[slot];
+    _free.push_back(static_cast<std::uint16_t>(slot));
+}
+
+task* reactor::find(task_id id) const noexcept {
+    if ((id >> 24) != (_index & 0xffu)) return nullptr;
+    const std::uint32_t slot = id & 0xffffu;
+    if (slot >= _slots.size()) return nullptr;
+    task* t = _slots[slot];
+    return t && t->_id == id ? t : nullptr;
+}
+
+task_id reactor::spawn(task& t, const spawn_options& o) noexcept {
+    if (o.joiner) {
+        t._joiner = o.joiner;
+        t._joiner_reactor =
+            o.joiner_reactor == 0xffff ? static_cast<std::uint16_t>(_index) : o.joiner_reactor;
+    }
+    t._owner.store(static_cast<std::uint16_t>(_index), std::memory_order_release);
+    if (PK_UNLIKELY(_stopping || _free.empty())) {
+        t._id = invalid_task;
+        finish(t, task_state::cancelled);
+        return invalid_task;
+    }
+    const unsigned nb = _disc->buckets();
+    t._bucket = static_cast<std::uint8_t>(o.bucket < nb ? o.bucket : nb - 1);
+    t._shares = o.shares ? o.shares : 1;
+    t._vruntime = 0;
+    t._wake_pending = false;
+    t._timer = 0;
+    t._last_round = _round;
+    const task_id id = alloc_id(t);
+    ++_live;
+    _ctr.tasks_spawned.add();
+    if (o.start_waiting)
+        t.set_state(task_state::waiting);
+    else
+        make_runnable(t, true);
+    return id;
+}
+
+bool reactor::spawn_on(unsigned target, task& t, spawn_options o) noexcept {
+    if (target == _index) return spawn(t, o) != invalid_task;
+    if (target >= _count || _stopping) {
+        _ctr.tasks_cancelled.add();
+        t.set_state(task_state::cancelled);
+        return false;
+    }
+    t.set_state(task_state::created); // not "finished" while in flight (join)
+    t._owner.store(static_cast<std::uint16_t>(target), std::memory_order_release);
+    message m;
+    m.kind = msg_kind::spawn;
+    m.ptr = &t;
+    m.a[0] = o.bucket;
+    m.a[1] = o.shares;
+    m.a[2] = reinterpret_cast<std::uint64_t>(o.joiner);
+    m.a[3] = o.joiner_reactor == 0xffff ? _index : o.joiner_reactor;
+    return post(target, m);
+}
+
+void reactor::make_runnable(task& t, bool waking) noexcept {
+    t.set_state(task_state::runnable);
+    t._fresh = true;
+    _disc->enqueue(t, waking);
+    ++_runnable;
+}
+
+void reactor::wake(task& t) noexcept {
+    const task_state s = t._state.load(std::memory_order_relaxed);
+    if (s == task_state::waiting) {
+        make_runnable(t, true);
+        _ctr.tasks_woken.add();
+    } else if (s == task_state::running) {
+        t._wake_pending = true;
+    }
+}
+
+bool reactor::join(task& t, task& waiter) noexcept {
+    if (t.finished()) return true;
+    const unsigned o = t.owner();
+    if (o == _index || o >= _count) {
+        t._joiner = &waiter;
+        t._joiner_reactor = static_cast<std::uint16_t>(_index);
+        return false;
+    }
+    message m;
+    m.kind = msg_kind::join;
+    m.op = static_cast<std::uint8_t>(join_op::request);
+    m.ptr = &t;
+    m.a[0] = reinterpret_cast<std::uint64_t>(&waiter);
+    post(o, m);
+    return false;
+}
+
+void reactor::handle_join(const message& m) noexcept {
+    if (static_cast<join_op>(m.op) == join_op::done) {
+        wake(*reinterpret_cast<task*>(m.a[0]));
+        return;
+    }
+    task& t = *static_cast<task*>(m.ptr);
+    if (t.finished()) {
+        message r;
+        r.kind = msg_kind::join;
+        r.op = static_cast<std::uint8_t>(join_op::done);
+        r.ptr = &t;
+        r.a[0] = m.a[0];
+        r.a[1] = static_cast<std::uint64_t>(t.state());
+        post(m.from, r);
+        return;
+    }
+    t._joiner = reinterpret_cast<task*>(m.a[0]);
+    t._joiner_reactor = m.from;
+}
+
+void reactor::finish(task& t, task_state final_state) noexcept {
+    if (t._timer) cancel_timer(t);
+    if (t._id != invalid_task) {
+        free_id(t);
+        --_live;
+    }
+    task* joiner = t._joiner;
+    const unsigned jr = t._joiner_reactor;
+    const bool owned = t._owned;
+    t._joiner = nullptr;
+    t._joiner_reactor = 0xffff;
+    (final_state == task_state::finished ? _ctr.tasks_finished : _ctr.tasks_cancelled).add();
+    t.set_state(final_state); // from here on the owner may reuse or free t
+    if (joiner) {
+        if (jr == _index) {
+            wake(*joiner);
+        } else {
+            message m;
+            m.kind = msg_kind::join;
+            m.op = static_cast<std::uint8_t>(join_op::done);
+            m.ptr = &t;
+            m.a[0] = reinterpret_cast<std::uint64_t>(joiner);
+            m.a[1] = static_cast<std::uint64_t>(final_state);
+            post(jr, m);
+        }
+    }
+    if (owned) delete &t;
+}
+
+std::uint32_t reactor::poll_one(task& t, std::uint32_t max_polls) noexcept {
+    t.set_state(task_state::running);
+    t._fresh = false;
+    t._last_round = _round;
+    _current = &t;
+    std::uint32_t n = 0;
+    std::uint64_t w = 0;
+    poll_result r;
+    do {
+        r = t.poll(*this);
+        ++n;
+        w += r.work;
+    } while (n < max_polls && r.then == poll_result::next::run &&
+             (r.work != 0 || !_cfg.stop_on_idle));
+    _current = nullptr;
+    t.count(n, w);
+    _ctr.bucket_polls[t._bucket].add(n);
+    _ctr.bucket_work[t._bucket].add(w);
+    _ctr.source_polls[src_idx(source_kind::tasks)].add(n);
+    _ctr.source_work[src_idx(source_kind::tasks)].add(w);
+    _disc->charge(t, n, w);
+    switch (r.then) {
+    case poll_result::next::run:
+        t.set_state(task_state::runnable);
+        break;
+    case poll_result::next::wait:
+        if (t._wake_pending) {
+            t.set_state(task_state::runnable);
+        } else {
+            _disc->dequeue(t);
+            --_runnable;
+            t.set_state(task_state::waiting);
+        }
+        break;
+    case poll_result::next::done:
+        _disc->dequeue(t);
+        --_runnable;
+        t._wake_pending = false;
+        finish(t, task_state::finished);
+        return n;
+    }
+    t._wake_pending = false;
+    return n;
+}
+
+std::uint64_t reactor::poll_tasks() noexcept {
+    _disc->begin_round();
+    std::uint64_t budget = _cfg.task_budget;
+    const std::uint64_t before = _ctr.source_work[src_idx(source_kind::tasks)].load();
+    while (budget != 0) {
+        const selection s = _disc->select(budget);
+        if (!s) break;
+        const std::uint32_t n = poll_one(*s.t, s.polls);
+        budget = budget > n ? budget - n : 0;
+    }
+    return _ctr.source_work[src_idx(source_kind::tasks)].load() - before;
+}
+
+// ---- timers
+// ----------------------------------------------------------------------------------------
+
+bool reactor::sleep_until(task& t, std::uint64_t deadline) noexcept {
+#if PK_SCHED_HAVE_WHEEL
+    if (t._timer) cancel_timer(t);
+    const timer::handle h = _timers->wheel.schedule(deadline, t._id);
+    if (!h.valid()) return false;
+    t._timer = h.value;
+    t._deadline = deadline;
+    _ctr.timers_armed.add();
+    const std::uint64_t hint = _timers->wheel.next_due_hint();
+    if (hint < _timer_next) _timer_next = hint;
+    return true;
+#else
+    (void)t, (void)deadline;
+    return false;
+#endif
+}
+
+void reactor::cancel_timer(task& t) noexcept {
+#if PK_SCHED_HAVE_WHEEL
+    if (t._timer) _timers->wheel.cancel(timer::handle{t._timer});
+#endif
+    t._timer = 0;
+}
+
+std::uint64_t reactor::poll_timers() noexcept {
+#if PK_SCHED_HAVE_WHEEL
+    timer::expired buf[64];
+    std::uint64_t fired = 0;
+    const std::size_t want =
+        std::min<std::size_t>(64, std::max<std::uint32_t>(1, _cfg.timer_burst));
+    std::size_t n;
+    do {
+        n = _timers->wheel.select(_now, buf, want);
+        for (std::size_t i = 0; i < n; ++i) {
+            task* t = find(buf[i].task_id);
+            if (!t || t->_timer != buf[i].h.value) continue; // re-armed or gone
+            t->_timer = 0;
+            const std::uint64_t late = _now - buf[i].deadline;
+            t->_lateness = late;
+            _ctr.timer_lateness_max.max(late);
+            ++fired;
+            wake(*t);
+        }
+    } while (n == want && fired < _cfg.timer_burst);
+    _timer_next = _timers->wheel.pending() ? _timers->wheel.next_due_hint() : UINT64_MAX;
+    _ctr.source_polls[src_idx(source_kind::timers)].add();
+    _ctr.source_work[src_idx(source_kind::timers)].add(fired);
+    _ctr.timers_fired.add(fired);
+    return fired;
+#else
+    _timer_next = UINT64_MAX;
+    return 0;
+#endif
+}
+
+void reactor::cancel_all_timers() noexcept {
+    for (task* t : _slots)
+        if (t && t->_timer) cancel_timer(*t);
+    _timer_next = UINT64_MAX;
+}
+
+// ---- barrier ------------------------------------------------------------------------------------
+
+bool reactor::arrive(task& waiter) noexcept {
+    const std::uint64_t g = ++_sync_gen;
+    for (unsigned p = 0; p < _count; ++p) {
+        if (p == _index) continue;
+        message m;
+        m.kind = msg_kind::sync;
+        m.a[0] = g;
+        post(p, m);
+    }
+    const unsigned slot = g & 1;
+    if (_sync_count[slot] >= _count - 1) {
+        _sync_count[slot] = 0;
+        ++_sync_done;
+        return true;
+    }
+    _sync_waiter = &waiter;
+    return false;
+}
+
+void reactor::handle_sync(const message& m) noexcept {
+    const std::uint64_t g = m.a[0];
+    const unsigned slot = g & 1;
+    ++_sync_count[slot];
+    if (_sync_waiter && g == _sync_gen && _sync_count[slot] >= _count - 1) {
+        _sync_count[slot] = 0;
+        ++_sync_done;
+        task* w = _sync_waiter;
+        _sync_waiter = nullptr;
+        wake(*w);
+    }
+}
+
+// ---- sources
+// --------------------------------------------------------------------------------------
+
+void reactor::add_net(net_source& s) noexcept {
+    _net.push_back(&s);
+}
+void reactor::add_ext(ext_source& s) noexcept {
+    _ext.push_back(&s);
+}
+void reactor::attach_disk(disk_source& d) noexcept {
+    _disk = &d;
+    d.set_event_fd(_efd);
+}
+
+// ---- idle
+// -------------------------------------------------------------------------------------------
+
+void reactor::idle() noexcept {
+    ++_empty_rounds;
+    switch (_cfg.idle) {
+    case idle_policy::busy:
+        break;
+    case idle_policy::pause:
+        for (std::uint32_t i = 0; i < _cfg.pause_spins; ++i)
+            cpu_relax();
+        break;
+    case idle_policy::adaptive:
+        if (_empty_rounds >= _cfg.sleep_after && !_stopping)
+            sleep();
+        else
+            cpu_relax();
+        break;
+    }
+}
+
+bool reactor::has_pending() const noexcept {
+    if (_irq.load(std::memory_order_relaxed) != 0 || _backlog_total != 0) return true;
+    for (unsigned p = 0; p < _count; ++p)
+        if (!_in[p]->empty()) return true;
+    if (_disk && _disk->ready()) return true;
+    return false;
+}
+
+void reactor::sleep() noexcept {
+    _sleeping.store(true, std::memory_order_seq_cst);
+    if (has_pending()) {
+        _sleeping.store(false, std::memory_order_relaxed);
+        return;
+    }
+    std::uint64_t ns = static_cast<std::uint64_t>(_cfg.sleep_max_us) * 1000;
+    if (!_cfg.clock && _timer_next != UINT64_MAX) {
+        const std::uint64_t now = tsc::now();
+        const std::uint64_t until =
+            _timer_next > now ? static_cast<std::uint64_t>(tsc::to_ns(_timer_next - now)) : 0;
+        if (until < ns) ns = until;
+    }
+    timespec ts{static_cast<time_t>(ns / 1000000000u), static_cast<long>(ns % 1000000000u)};
+    pollfd pfd{_efd, POLLIN, 0};
+    (void)::ppoll(&pfd, 1, &ts, nullptr);
+    std::uint64_t v;
+    [[maybe_unused]] auto rc = ::read(_efd, &v, sizeof v);
+    _sleeping.store(false, std::memory_order_relaxed);
+    _ctr.sleeps.add();
+    _empty_rounds = 0;
+}
+
+// ---- graceful stop
+// -----------------------------------------------------------------------------------
+
+void reactor::begin_stop() noexcept {
+    if (_stopping) return;
+    _stopping = true;
+    _stop_round = _round;
+    PK_DEBUG("sched", "reactor %u: stopping at round %llu", _index,
+             static_cast<unsigned long long>(_round));
+}
+
+void reactor::sweep() noexcept {
+    // Every runnable task not polled since the stop began (or since it became runnable)
+    // gets one more poll. Bounded: tasks waking each other forever stop after 16 passes.
+    for (int pass = 0; pass < 16; ++pass) {
+        bool any = false;
+        _disc->for_each([&](task& t) {
+            if (t._state.load(std::memory_order_relaxed) == task_state::runnable &&
+                (t._fresh || t._last_round < _stop_round)) {
+                poll_one(t, 1);
+                any = true;
+            }
+        });
+        if (!any) break;
+    }
+}
+
+void reactor::advance_stop() noexcept {
+    if (!_fin_sent) {
+        sweep();
+        message m;
+        m.kind = msg_kind::reactor;
+        m.op = static_cast<std::uint8_t>(reactor_op::fin);
+        for (unsigned p = 0; p < _count; ++p)
+            if (p != _index) post(p, m);
+        _fin_sent = true;
+    }
+    if (_fin_received < _count - 1 || _backlog_total != 0) return;
+    // All peers are done sending; drain what is left locally (self-link, woken tasks).
+    while (poll_mq() != 0) {
+    }
+    sweep();
+    cancel_all_timers();
+    _exited.store(true, std::memory_order_release);
+    PK_DEBUG("sched", "reactor %u: exited after %llu rounds", _index,
+             static_cast<unsigned long long>(_round));
+}
+
+} // namespace pk::sched
