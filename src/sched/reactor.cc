@@ -715,13 +715,13 @@ void reactor::sleep() noexcept {
             _timer_next > now ? static_cast<std::uint64_t>(tsc::to_ns(_timer_next - now)) : 0;
         if (until < ns) ns = until;
     }
+    _ctr.sleeps.add();
     timespec ts{static_cast<time_t>(ns / 1000000000u), static_cast<long>(ns % 1000000000u)};
     pollfd pfd{_efd, POLLIN, 0};
     (void)::ppoll(&pfd, 1, &ts, nullptr);
     std::uint64_t v;
     [[maybe_unused]] auto rc = ::read(_efd, &v, sizeof v);
     _sleeping.store(false, std::memory_order_relaxed);
-    _ctr.sleeps.add();
     _empty_rounds = 0;
 }
 
