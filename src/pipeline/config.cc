@@ -431,8 +431,13 @@ private:
                     std::string_view where) const {
         for (const auto& e : m.entries) {
             if (std::find(allowed.begin(), allowed.end(), e.key) != allowed.end()) continue;
-            error(e.key_at, "unknown key '" + e.key + "' " + std::string(where) + " " +
-                                detail::suggest(e.key, allowed, "allowed"));
+            // `{device: net_ring0,x=1}` splits at the comma: say so.
+            const std::string hint =
+                e.key.find('=') != std::string::npos
+                    ? "(a value containing ',' inside {...} must be quoted, e.g. device: "
+                      "\"net_memif0,role=server\")"
+                    : detail::suggest(e.key, allowed, "allowed");
+            error(e.key_at, "unknown key '" + e.key + "' " + std::string(where) + " " + hint);
         }
     }
 
@@ -971,8 +976,10 @@ void parser::parse_edge(const node& n, edge_config& e) const {
         e.from_stage = f.substr(0, dot);
         if (dot != std::string::npos) e.from_output = f.substr(dot + 1);
         if (!detail::valid_name(e.from_stage) ||
-            (dot != std::string::npos && !detail::valid_name(e.from_output)))
+            (dot != std::string::npos && !detail::valid_name(e.from_output))) {
             error(e.from.at, "invalid 'from' '" + f + "' (expected \"stage\" or \"stage.output\")");
+            e.from_stage.clear(); // no reference checks or cycles on a malformed endpoint
+        }
     }
     if (string(n, "to", e.to) && !detail::valid_name(e.to.value))
         error(e.to.at, "invalid 'to' '" + e.to.value + "' (expected a stage name)");

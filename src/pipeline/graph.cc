@@ -1,0 +1,422 @@
+#include "pipeline/graph.hh"
+
+#include <algorithm>
+#include <map>
+
+#include "base/compiler.hh"
+#include "base/log.hh"
+#include "net/port.hh"
+#include "pipeline/registry.hh"
+#include "queue/link.hh"
+#include "queue/mpsc.hh"
+#include "queue/turbine.hh"
+
+namespace pk::pipeline {
+
+// ---------------------------------------------------------------------------------------
+// Edges
+
+/// Common base: every edge is owned by the graph.
+class graph::edge {
+public:
+    virtual ~edge() = default;
+    virtual std::uint64_t queued() const noexcept = 0;
+};
+
+namespace {
+
+/// Waits for room (backpressure) until the graph aborts; returns how many were taken.
+template <typename Push>
+PK_ALWAYS_INLINE std::uint16_t push_with_policy(Push&& push, rte_mbuf** pkts, std::uint16_t n,
+                                                bool backpressure, const std::atomic<bool>& abort) noexcept {
+    std::uint16_t k = static_cast<std::uint16_t>(push(pkts, n));
+    if (PK_LIKELY(k == n) || !backpressure) return k;
+    while (k < n && !abort.load(std::memory_order_relaxed)) {
+        cpu_relax();
+        k = static_cast<std::uint16_t>(k + push(pkts + k, static_cast<std::uint16_t>(n - k)));
+    }
+    return k;
+}
+
+/// link / channel across reactors: one SPSC ring, one producer stage, one consumer.
+class link_edge final : public graph::edge, public edge_sink, public edge_source {
+public:
+    link_edge(std::size_t size, stage& target, bool backpressure, const std::atomic<bool>& abort)
+        : _q(size), _target(target), _bp(backpressure), _abort(abort) {}
+
+    std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept override {
+        return push_with_policy([this](rte_mbuf** p, std::uint16_t k) { return _q.push_burst(p, k); },
+                                pkts, n, _bp, _abort);
+    }
+    std::uint32_t poll() noexcept override {
+        rte_mbuf* b[burst_size];
+        auto n = static_cast<std::uint16_t>(_q.pop_burst(b, burst_size));
+        if (n) _target.receive(b, n);
+        return n;
+    }
+    std::uint64_t queued() const noexcept override { return _q.size(); }
+    stage& target() const noexcept override { return _target; }
+
+private:
+    queue::link<rte_mbuf*> _q;
+    stage& _target;
+    bool _bp;
+    const std::atomic<bool>& _abort;
+};
+
+/// sub: several producers (on any reactors) into one consumer, multicursor form: one
+/// SPSC lane per producer, polled by the consumer — no CAS on the hot path.
+class sub_edge final : public graph::edge, public edge_source {
+public:
+    sub_edge(std::size_t size, stage& target, bool backpressure, const std::atomic<bool>& abort)
+        : _q(size), _target(target), _bp(backpressure), _abort(abort) {}
+
+    /// One producer handle per incoming edge.
+    class producer final : public edge_sink {
+    public:
+        producer(sub_edge& e) : _e(e), _p(e._q.add_producer()) {}
+        std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept override {
+            return push_with_policy(
+                [this](rte_mbuf** p, std::uint16_t k) { return _p.push_burst(p, k); }, pkts, n,
+                _e._bp, _e._abort);
+        }
+
+    private:
+        sub_edge& _e;
+        queue::multicursor<rte_mbuf*>::producer _p;
+    };
+
+    edge_sink* add_producer() {
+        _producers.push_back(std::make_unique<producer>(*this));
+        return _producers.back().get();
+    }
+    std::uint32_t poll() noexcept override {
+        rte_mbuf* b[burst_size];
+        auto n = static_cast<std::uint16_t>(_q.pop_burst(b, burst_size));
+        if (n) _target.receive(b, n);
+        return n;
+    }
+    std::uint64_t queued() const noexcept override { return _q.size(); }
+    stage& target() const noexcept override { return _target; }
+
+private:
+    queue::multicursor<rte_mbuf*> _q;
+    stage& _target;
+    bool _bp;
+    const std::atomic<bool>& _abort;
+    std::vector<std::unique_ptr<producer>> _producers;
+};
+
+void free_released(rte_mbuf** items, std::size_t n, void*) noexcept {
+    rte_pktmbuf_free_bulk(items, static_cast<unsigned>(n));
+}
+
+} // namespace
+
+/// pub: one broadcast ring per publishing output; each subscriber has a cursor and
+/// reads the packets in place. A subscriber takes its own reference to each packet it
+/// passes on (rte_mbuf_refcnt_update: no clone, no copy); the ring drops its reference
+/// in the release hook, once every cursor has passed the slot.
+class graph::pub_ring final : public graph::edge, public edge_sink {
+public:
+    pub_ring(std::size_t size, queue::slow_policy policy, unsigned reactor, const std::atomic<bool>& abort)
+        : _ring(size, make_options(policy)), _reactor(reactor), _abort(abort),
+          _bp(policy == queue::slow_policy::backpressure) {}
+
+    class cursor final : public edge_source {
+    public:
+        cursor(pub_ring& r, stage& target) : _sub(r._ring.subscribe()), _target(target) {}
+        bool valid() const noexcept { return _sub.valid(); }
+        std::uint32_t poll() noexcept override {
+            auto s = _sub.peek(burst_size);
+            if (s.empty()) return 0;
+            rte_mbuf* b[burst_size];
+            std::uint16_t n = static_cast<std::uint16_t>(s.size());
+            for (std::uint16_t i = 0; i < n; ++i) {
+                b[i] = s[i];
+                rte_mbuf_refcnt_update(b[i], 1);
+            }
+            _sub.release(n);
+            _delivered.add(n);
+            _target.receive(b, n);
+            return n;
+        }
+        std::uint64_t queued() const noexcept override { return _sub.lag(); }
+        stage& target() const noexcept override { return _target; }
+        std::uint64_t delivered() const noexcept { return _delivered.load(); }
+        std::uint64_t missed() const noexcept { return _sub.missed(); }
+
+    private:
+        queue::turbine<rte_mbuf*>::subscriber _sub;
+        stage& _target;
+        sched::counter _delivered;
+    };
+
+    cursor* add_subscriber(stage& target) {
+        _cursors.push_back(std::make_unique<cursor>(*this, target));
+        return _cursors.back()->valid() ? _cursors.back().get() : nullptr;
+    }
+
+    std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept override {
+        return push_with_policy(
+            [this](rte_mbuf** p, std::uint16_t k) {
+                auto c = _ring.push_burst(p, k);
+                if (c < k) _ring.service();
+                return c;
+            },
+            pkts, n, _bp, _abort);
+    }
+    std::uint32_t service() noexcept { return static_cast<std::uint32_t>(_ring.service()); }
+    std::uint64_t queued() const noexcept override { return _ring.size(); }
+    std::uint64_t released() const noexcept { return _ring.released(); }
+    std::uint64_t delivered() const noexcept {
+        std::uint64_t t = 0;
+        for (auto& c : _cursors) t += c->delivered();
+        return t;
+    }
+    unsigned reactor() const noexcept { return _reactor; }
+
+private:
+    static queue::turbine<rte_mbuf*>::options make_options(queue::slow_policy p) {
+        queue::turbine<rte_mbuf*>::options o;
+        o.policy = p;
+        o.max_subscribers = 32;
+        o.on_release = free_released;
+        return o;
+    }
+    queue::turbine<rte_mbuf*> _ring;
+    unsigned _reactor;
+    const std::atomic<bool>& _abort;
+    bool _bp;
+    std::vector<std::unique_ptr<cursor>> _cursors; // destroyed before _ring (declared after)
+};
+
+// ---------------------------------------------------------------------------------------
+// Build
+
+namespace {
+
+net::port_config to_net(const port_config& pc) {
+    net::port_config c;
+    c.device = pc.device;
+    c.rx_queues = static_cast<std::uint16_t>(*pc.rx_queues);
+    c.tx_queues = static_cast<std::uint16_t>(*pc.tx_queues);
+    c.rx_desc = static_cast<std::uint16_t>(*pc.rx_desc);
+    c.tx_desc = static_cast<std::uint16_t>(*pc.tx_desc);
+    c.rss = pc.rss.enabled.given() ? *pc.rss.enabled : *pc.rx_queues > 1;
+    c.rss_hf = 0;
+    for (auto& t : *pc.rss.types) {
+        if (t == "ip" || t == "ipv4" || t == "ipv6") c.rss_hf |= RTE_ETH_RSS_IP;
+        else if (t == "tcp") c.rss_hf |= RTE_ETH_RSS_TCP;
+        else if (t == "udp") c.rss_hf |= RTE_ETH_RSS_UDP;
+        else if (t == "sctp") c.rss_hf |= RTE_ETH_RSS_SCTP;
+        else if (t == "l2" || t == "eth") c.rss_hf |= RTE_ETH_RSS_ETH;
+    }
+    c.mtu = pc.mtu.given() ? static_cast<std::uint16_t>(*pc.mtu) : 0;
+    c.promiscuous = *pc.promiscuous;
+    if (pc.mempool.size.given()) c.mbufs = *pc.mempool.size;
+    c.mbuf_cache = *pc.mempool.cache;
+    c.mbuf_data_room = static_cast<std::uint16_t>(*pc.mempool.data_room);
+    return c;
+}
+
+queue::slow_policy to_slow(overflow_policy p) {
+    switch (p) {
+    case overflow_policy::backpressure: return queue::slow_policy::backpressure;
+    case overflow_policy::evict: return queue::slow_policy::evict;
+    case overflow_policy::drop:
+    case overflow_policy::drop_newest: return queue::slow_policy::drop_newest;
+    }
+    return queue::slow_policy::backpressure;
+}
+
+std::string join_names(const std::vector<std::string>& v) {
+    std::string s;
+    for (auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s.empty() ? "none" : s;
+}
+
+} // namespace
+
+result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& reg,
+                                            const std::vector<unsigned>& stage_reactor,
+                                            unsigned reactors) {
+    std::unique_ptr<graph> g(new graph());
+    g->_cfg = cfg;
+    g->_pools = std::make_unique<net::mempool_set>();
+    g->_sources.resize(reactors);
+    auto fail = [&](mark at, const std::string& msg) -> error {
+        return make_error(errc::invalid_argument, format(cfg.error_at(at, msg)));
+    };
+
+    for (auto& pc : cfg.ports) {
+        auto p = net::port::open(to_net(pc), g->_pools.get());
+        if (!p) return make_error(p.err().code, format(cfg.error_at(pc.device.at, "port '" + *pc.name +
+                                                                                   "': " + p.err().message)));
+        g->_port_names.push_back(*pc.name);
+        g->_ports.push_back(std::move(*p));
+    }
+
+    for (std::size_t i = 0; i < cfg.stages.size(); ++i) {
+        auto& sc = cfg.stages[i];
+        auto* t = reg.find(*sc.type);
+        if (!t) return fail(sc.type.at, "unknown stage type '" + *sc.type + "'");
+        stage_args a{*sc.name, *sc.type, &sc.params, g.get(), stage_reactor[i]};
+        try {
+            auto s = t->make(a);
+            if (!s) return fail(sc.at, "stage '" + *sc.name + "': " + s.err().message);
+            g->_stages.push_back(std::move(*s));
+        } catch (const std::exception& e) {
+            return fail(sc.at, "stage '" + *sc.name + "': " + e.what());
+        }
+    }
+
+    // Broadcast rings are shared by every pub edge leaving the same output.
+    std::map<std::pair<stage*, unsigned>, pub_ring*> pubs;
+    std::map<stage*, sub_edge*> subs;
+    for (auto& ec : cfg.edges) {
+        stage* from = g->find_stage(ec.from_stage);
+        stage* to = g->find_stage(*ec.to);
+        if (!from) return fail(ec.from.at, "unknown stage '" + ec.from_stage + "'");
+        if (!to) return fail(ec.to.at, "unknown stage '" + *ec.to + "'");
+        int out = from->output_index(ec.from_output);
+        if (out < 0)
+            return fail(ec.from.at, "stage '" + from->name() + "' (" + from->type() +
+                                        ") has no output '" + ec.from_output +
+                                        "'; its outputs: " + join_names(from->outputs()));
+        auto o = static_cast<unsigned>(out);
+        const route& existing = from->route_of(o);
+        bool bp = *ec.overflow == overflow_policy::backpressure;
+        edge_info info{ec.from_stage + "." + ec.from_output, *ec.to, *ec.queue, false, *ec.size};
+
+        if (*ec.queue == queue_kind::pub) {
+            auto key = std::make_pair(from, o);
+            pub_ring* ring = pubs.count(key) ? pubs[key] : nullptr;
+            if (!ring) {
+                if (existing.direct || existing.edge)
+                    return fail(ec.at, "output '" + info.from + "' is already connected by a "
+                                       "non-pub edge; one output feeds one link, or any number of pub edges");
+                g->_pubs.push_back(std::make_unique<pub_ring>(*ec.size, to_slow(*ec.overflow),
+                                                             from->reactor(), g->_abort));
+                ring = g->_pubs.back().get();
+                pubs[key] = ring;
+                from->connect(o, route{nullptr, ring});
+            }
+            auto* c = ring->add_subscriber(*to);
+            if (!c) return fail(ec.at, "too many subscribers on '" + info.from + "' (at most 32)");
+            g->_sources[to->reactor()].push_back(c);
+        } else {
+            if (existing.direct || existing.edge)
+                return fail(ec.at, "output '" + info.from + "' is already connected; to feed "
+                                   "several stages use queue: pub (broadcast) or a flow_balance stage");
+            if (*ec.queue == queue_kind::sub) {
+                sub_edge* s = subs.count(to) ? subs[to] : nullptr;
+                if (!s) {
+                    auto e = std::make_unique<sub_edge>(*ec.size, *to, bp, g->_abort);
+                    s = e.get();
+                    subs[to] = s;
+                    g->_sources[to->reactor()].push_back(s);
+                    g->_edges.push_back(std::move(e));
+                }
+                from->connect(o, route{nullptr, s->add_producer()});
+            } else if (from->reactor() == to->reactor()) {
+                from->connect(o, route{to, nullptr}); // run to completion: a direct call
+                info.direct = true;
+            } else {
+                auto e = std::make_unique<link_edge>(*ec.size, *to, bp, g->_abort);
+                from->connect(o, route{nullptr, e.get()});
+                g->_sources[to->reactor()].push_back(e.get());
+                g->_edges.push_back(std::move(e));
+            }
+        }
+        g->_edge_info.push_back(std::move(info));
+    }
+
+    for (std::size_t i = 0; i < g->_stages.size(); ++i) {
+        auto& s = g->_stages[i];
+        if (auto st = s->start(); !st) return fail(cfg.stages[i].at, "stage '" + s->name() + "': " + st.err().message);
+    }
+    return g;
+}
+
+graph::~graph() {
+    _sources.clear();
+    _pubs.clear();  // releases what the rings still hold
+    _edges.clear();
+    _stages.clear();
+    for (auto& p : _ports)
+        if (p->started()) (void)p->stop();
+    _ports.clear();
+    _pools.reset();
+}
+
+net::port* graph::find_port(std::string_view name) const noexcept {
+    for (std::size_t i = 0; i < _ports.size(); ++i)
+        if (_port_names[i] == name) return _ports[i].get();
+    return nullptr;
+}
+
+stage* graph::find_stage(std::string_view name) const noexcept {
+    for (auto& s : _stages)
+        if (s->name() == name) return s.get();
+    return nullptr;
+}
+
+result<rte_mempool*> graph::mempool(int socket, unsigned mbufs) {
+    return _pools->reserve(socket < 0 ? 0 : socket, mbufs);
+}
+
+status graph::claim_tx(std::uint16_t port, std::uint16_t queue, unsigned reactor) {
+    std::uint32_t key = static_cast<std::uint32_t>(port) << 16 | queue;
+    for (auto& [k, r] : _tx_claims)
+        if (k == key && r != reactor)
+            return make_error(errc::invalid_argument,
+                              "TX queue " + std::to_string(queue) + " of port " + std::to_string(port) +
+                                  " is already used by reactor " + std::to_string(r) +
+                                  "; DPDK TX queues are per lcore: give this port_tx another queue");
+    _tx_claims.emplace_back(key, reactor);
+    return {};
+}
+
+std::uint64_t graph::queued() const noexcept {
+    std::uint64_t q = 0;
+    for (auto& e : _edges) q += e->queued();
+    for (auto& p : _pubs) q += p->queued();
+    for (auto& s : _stages) q += s->held();
+    return q;
+}
+
+std::uint64_t graph::released() const noexcept {
+    std::uint64_t r = 0;
+    for (auto& p : _pubs) r += p->released();
+    return r;
+}
+
+std::uint64_t graph::fanout() const noexcept {
+    std::uint64_t r = 0;
+    for (auto& p : _pubs) r += p->delivered();
+    return r;
+}
+
+std::uint32_t graph::service(unsigned reactor) noexcept {
+    std::uint32_t w = 0;
+    for (auto& p : _pubs)
+        if (p->reactor() == reactor) w += p->service();
+    return w;
+}
+
+status graph::start_ports() {
+    for (std::size_t i = 0; i < _ports.size(); ++i)
+        if (auto s = _ports[i]->start(); !s)
+            return make_error(s.err().code, "port '" + _port_names[i] + "': " + s.err().message);
+    return {};
+}
+
+status graph::stop_ports() {
+    for (auto& p : _ports)
+        if (p->started())
+            if (auto s = p->stop(); !s) return s;
+    return {};
+}
+
+} // namespace pk::pipeline

@@ -1,0 +1,456 @@
+#include "pipeline/runtime.hh"
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
+#include "base/clock.hh"
+#include "net/eal.hh"
+#include "net/port.hh"
+#include "pipeline/graph.hh"
+#include "pipeline/registry.hh"
+#include "sched/group.hh"
+#include "sched/source.hh"
+#include "sched/task.hh"
+#include "topology/topology.hh"
+
+namespace pk::pipeline {
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// Pollers placed on reactors
+
+/// port_rx as the reactor's NET source.
+class rx_source final : public sched::net_source {
+public:
+    explicit rx_source(stage& s) : _s(s) {}
+    std::uint32_t poll_burst(sched::reactor&, std::uint32_t) noexcept override { return _s.poll(); }
+    const char* name() const noexcept override { return _s.name().c_str(); }
+
+private:
+    stage& _s;
+};
+
+/// A source stage (generator) or an edge consumer as a task in a priority bucket.
+class poll_task final : public sched::task {
+public:
+    poll_task(stage* s, edge_source* e) : _s(s), _e(e) {}
+    sched::poll_result poll(sched::reactor&) noexcept override {
+        return sched::poll_result::ran(_e ? _e->poll() : _s->poll());
+    }
+
+private:
+    stage* _s;
+    edge_source* _e;
+};
+
+/// Per reactor: TX deadlines, broadcast-ring release, and the drain step of a stop.
+class housekeeping_task final : public sched::task {
+public:
+    housekeeping_task(graph& g, unsigned r, std::vector<stage*> stages)
+        : _g(g), _r(r), _stages(std::move(stages)) {}
+    sched::poll_result poll(sched::reactor&) noexcept override {
+        std::uint32_t w = _g.service(_r);
+        std::uint64_t now = tsc::now();
+        for (auto* s : _stages) w += s->tick(now);
+        if (PK_UNLIKELY(_drain_requested.load(std::memory_order_acquire)) &&
+            !_drained.load(std::memory_order_relaxed)) {
+            for (auto* s : _stages) s->drain();
+            _g.service(_r);
+            _drained.store(true, std::memory_order_release);
+        }
+        return sched::poll_result::ran(w);
+    }
+    void request_drain() noexcept { _drain_requested.store(true, std::memory_order_release); }
+    bool drained() const noexcept { return _drained.load(std::memory_order_acquire); }
+
+private:
+    graph& _g;
+    unsigned _r;
+    std::vector<stage*> _stages;
+    std::atomic<bool> _drain_requested{false}, _drained{false};
+};
+
+int launch_reactor(void* arg) {
+    static_cast<sched::reactor*>(arg)->run();
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Plan
+
+struct reactor_plan {
+    std::string name;
+    unsigned lcore = 0;
+    int cpu = -1;
+    sched::reactor_config cfg;
+};
+
+sched::reactor_config to_sched(const reactor_config& rc) {
+    sched::reactor_config c;
+    switch (*rc.discipline) {
+    case discipline::weighted: c.discipline.kind = sched::discipline_kind::weighted_priority; break;
+    case discipline::round_robin: c.discipline.kind = sched::discipline_kind::round_robin; break;
+    case discipline::tree: c.discipline.kind = sched::discipline_kind::tree; break;
+    }
+    for (unsigned b = 0; b < priority_buckets; ++b) c.discipline.polls[b] = (*rc.polls)[b];
+    c.discipline.bucket_count = priority_buckets;
+    switch (*rc.idle) {
+    case idle_policy::busy: c.idle = sched::idle_policy::busy; break;
+    case idle_policy::pause: c.idle = sched::idle_policy::pause; break;
+    case idle_policy::adaptive: c.idle = sched::idle_policy::adaptive; break;
+    }
+    return c;
+}
+
+struct plan_result {
+    std::vector<reactor_plan> reactors;
+    unsigned main_lcore = 0;
+    int main_cpu = -1;
+    std::string eal_lcores;
+};
+
+result<plan_result> make_plan(const config& cfg) {
+    auto machine = topology::discover();
+    if (!machine) return machine.err();
+    plan_result p;
+    std::vector<const reactor_config*> rcs;
+    unsigned n = 0;
+    if (cfg.reactors.automatic) {
+        n = *cfg.reactors.count;
+        if (n == 0) n = machine->cpus.size() > 1 ? static_cast<unsigned>(machine->cpus.size() - 1) : 1;
+    } else {
+        n = static_cast<unsigned>(cfg.reactors.list.size());
+    }
+    auto lp = topology::plan(*machine, {.lcores = n});
+    if (!lp) return lp.err();
+    std::set<unsigned> used;
+    for (unsigned i = 0; i < n; ++i) {
+        reactor_plan r;
+        const reactor_config& rc = cfg.reactors.automatic ? cfg.reactors.defaults : cfg.reactors.list[i];
+        r.name = cfg.reactors.automatic ? "r" + std::to_string(i) : *rc.name;
+        r.lcore = cfg.reactors.automatic ? i + 1 : *rc.lcore;
+        r.cpu = static_cast<int>(lp->worker_cpus[i]);
+        r.cfg = to_sched(rc);
+        used.insert(r.lcore);
+        p.reactors.push_back(std::move(r));
+    }
+    // The main lcore: the lowest id no reactor uses (control thread: stats, console).
+    while (used.count(p.main_lcore)) ++p.main_lcore;
+    p.main_cpu = static_cast<int>(lp->main_cpu);
+    p.eal_lcores = std::to_string(p.main_lcore) + "@" + std::to_string(p.main_cpu);
+    for (auto& r : p.reactors) p.eal_lcores += "," + std::to_string(r.lcore) + "@" + std::to_string(r.cpu);
+    return p;
+}
+
+/// Index of the reactor a stage runs on ("" → reactor 0; a name or an id).
+result<std::vector<unsigned>> place_stages(const config& cfg, const plan_result& p) {
+    std::vector<unsigned> where;
+    for (auto& sc : cfg.stages) {
+        const std::string& ref = *sc.reactor;
+        if (ref.empty()) {
+            where.push_back(0);
+            continue;
+        }
+        bool found = false;
+        for (unsigned i = 0; i < p.reactors.size() && !found; ++i)
+            if (p.reactors[i].name == ref || (cfg.reactors.automatic ? std::to_string(i) == ref
+                                                                      : std::to_string(*cfg.reactors.list[i].id) == ref)) {
+                where.push_back(i);
+                found = true;
+            }
+        if (!found)
+            return make_error(errc::invalid_argument,
+                              format(cfg.error_at(sc.reactor.at, "stage '" + *sc.name + "' names reactor '" +
+                                                                     ref + "', which the plan does not have (" +
+                                                                     std::to_string(p.reactors.size()) + " reactors)")));
+    }
+    return where;
+}
+
+// ---------------------------------------------------------------------------------------
+// Counters
+
+struct totals {
+    std::uint64_t received = 0, transmitted = 0, dropped = 0, queued = 0, fanout = 0, released = 0;
+    bool balanced() const noexcept { return received + fanout == transmitted + dropped + released + queued; }
+};
+
+totals sum(const graph& g) {
+    totals t;
+    for (auto& s : g.stages()) {
+        auto& c = s->counters();
+        t.received += c.produced.load();
+        t.transmitted += c.transmitted.load();
+        t.dropped += s->dropped_total();
+    }
+    t.queued = g.queued();
+    t.fanout = g.fanout();
+    t.released = g.released();
+    return t;
+}
+
+std::string json_escape(const std::string& s) {
+    std::string o;
+    for (char c : s) {
+        if (c == '"' || c == '\\') o += '\\';
+        if (static_cast<unsigned char>(c) < 0x20) continue;
+        o += c;
+    }
+    return o;
+}
+
+std::string stats_json(const config& cfg, const graph& g, sched::reactor_group& rg,
+                       const plan_result& plan, double elapsed) {
+    std::ostringstream o;
+    totals t = sum(g);
+    std::map<std::string, std::uint64_t> by_reason;
+    for (auto& s : g.stages())
+        for (std::size_t r = 0; r < s->reasons().size(); ++r)
+            if (auto v = s->counters().dropped[r].load()) by_reason[s->reasons()[r]] += v;
+    o << "{\n  \"pipeline\": \"" << json_escape(*cfg.name) << "\",\n  \"elapsed_s\": " << elapsed << ",\n";
+    o << "  \"totals\": {\"received\": " << t.received << ", \"transmitted\": " << t.transmitted
+      << ", \"dropped\": " << t.dropped << ", \"queued\": " << t.queued << ", \"fanout\": " << t.fanout
+      << ", \"released\": " << t.released << ", \"balanced\": " << (t.balanced() ? "true" : "false") << "},\n";
+    o << "  \"drops_by_reason\": {";
+    bool first = true;
+    for (auto& [r, v] : by_reason) {
+        o << (first ? "" : ", ") << "\"" << json_escape(r) << "\": " << v;
+        first = false;
+    }
+    o << "},\n  \"ports\": {";
+    first = true;
+    for (std::size_t i = 0; i < g.ports().size(); ++i) {
+        auto& p = g.ports()[i];
+        auto st = p->stats();
+        o << (first ? "" : ",") << "\n    \"" << json_escape(*cfg.ports[i].name) << "\": {\"device\": \""
+          << json_escape(p->name()) << "\", \"ipackets\": " << st.ipackets << ", \"opackets\": " << st.opackets
+          << ", \"ibytes\": " << st.ibytes << ", \"obytes\": " << st.obytes << ", \"imissed\": " << st.imissed
+          << ", \"ierrors\": " << st.ierrors << ", \"oerrors\": " << st.oerrors
+          << ", \"rx_nombuf\": " << st.rx_nombuf << "}";
+        first = false;
+    }
+    o << "\n  },\n  \"stages\": {";
+    first = true;
+    for (auto& s : g.stages()) {
+        auto& c = s->counters();
+        o << (first ? "" : ",") << "\n    \"" << json_escape(s->name()) << "\": {\"type\": \"" << s->type()
+          << "\", \"reactor\": \"" << json_escape(plan.reactors[s->reactor()].name) << "\", \"in\": " << c.in.load()
+          << ", \"produced\": " << c.produced.load() << ", \"transmitted\": " << c.transmitted.load()
+          << ", \"held\": " << s->held() << ", \"out\": {";
+        bool f2 = true;
+        for (std::size_t k = 0; k < s->outputs().size(); ++k) {
+            o << (f2 ? "" : ", ") << "\"" << json_escape(s->outputs()[k]) << "\": " << c.out[k].load();
+            f2 = false;
+        }
+        o << "}, \"dropped\": {";
+        f2 = true;
+        for (std::size_t k = 0; k < s->reasons().size(); ++k) {
+            if (!c.dropped[k].load()) continue;
+            o << (f2 ? "" : ", ") << "\"" << json_escape(s->reasons()[k]) << "\": " << c.dropped[k].load();
+            f2 = false;
+        }
+        o << "}";
+        for (auto& [k, v] : s->extra()) o << ", \"" << json_escape(k) << "\": " << v;
+        o << "}";
+        first = false;
+    }
+    o << "\n  },\n  \"reactors\": {";
+    for (unsigned i = 0; i < rg.size(); ++i) {
+        auto& c = rg[i].counters();
+        std::uint64_t busy = c.busy_cycles.load(), idle = c.idle_cycles.load();
+        o << (i ? "," : "") << "\n    \"" << json_escape(plan.reactors[i].name) << "\": {\"lcore\": "
+          << plan.reactors[i].lcore << ", \"cpu\": " << plan.reactors[i].cpu << ", \"rounds\": " << c.rounds.load()
+          << ", \"busy_cycles\": " << busy << ", \"idle_cycles\": " << idle << ", \"busy_ratio\": "
+          << (busy + idle ? static_cast<double>(busy) / static_cast<double>(busy + idle) : 0.0) << "}";
+    }
+    o << "\n  },\n  \"edges\": [";
+    for (std::size_t i = 0; i < g.edges().size(); ++i) {
+        auto& e = g.edges()[i];
+        o << (i ? "," : "") << "\n    {\"from\": \"" << json_escape(e.from) << "\", \"to\": \"" << json_escape(e.to)
+          << "\", \"queue\": \"" << to_string(e.kind) << "\", \"direct\": " << (e.direct ? "true" : "false")
+          << ", \"size\": " << e.size << "}";
+    }
+    o << "\n  ]\n}\n";
+    return o.str();
+}
+
+} // namespace
+
+int run(const config& cfg, const run_options& opt) {
+    auto plan = make_plan(cfg);
+    if (!plan) {
+        std::fprintf(stderr, "pktkernel: %s\n", plan.err().message.c_str());
+        return 1;
+    }
+    auto where = place_stages(cfg, *plan);
+    if (!where) {
+        std::fprintf(stderr, "%s\n", where.err().message.c_str());
+        return 2;
+    }
+
+    net::eal_config ec;
+    ec.lcores = plan->eal_lcores;
+    ec.hugepages = *cfg.eal.hugepages;
+    if (*cfg.eal.memory_mb) ec.memory_mb = *cfg.eal.memory_mb;
+    ec.file_prefix = *cfg.eal.file_prefix;
+    ec.extra = *cfg.eal.extra_args;
+    ec.extra.push_back("--main-lcore=" + std::to_string(plan->main_lcore));
+    ec.extra.insert(ec.extra.end(), opt.eal_args.begin(), opt.eal_args.end());
+    ec.log_level = log::get_level();
+    auto eal = net::eal_session::start(ec);
+    if (!eal) {
+        std::fprintf(stderr, "pktkernel: %s\n", eal.err().message.c_str());
+        return 1;
+    }
+
+    std::unique_ptr<graph> g;
+    {
+        auto built = graph::build(cfg, registry::global(), *where, static_cast<unsigned>(plan->reactors.size()));
+        if (!built) {
+            std::fprintf(stderr, "%s\n", built.err().message.c_str());
+            return built.err().code == errc::invalid_argument ? 2 : 1;
+        }
+        g = std::move(*built);
+    }
+
+    std::vector<sched::reactor_config> rcfg;
+    for (auto& r : plan->reactors) rcfg.push_back(r.cfg);
+    sched::reactor_group rg(rcfg);
+
+    std::vector<std::unique_ptr<rx_source>> rx;
+    std::vector<std::unique_ptr<poll_task>> tasks;
+    std::vector<std::unique_ptr<housekeeping_task>> hk;
+    for (unsigned r = 0; r < rg.size(); ++r) {
+        std::vector<stage*> mine;
+        for (std::size_t i = 0; i < g->stages().size(); ++i) {
+            stage* s = g->stages()[i].get();
+            if (s->reactor() != r) continue;
+            mine.push_back(s);
+            if (!s->is_source()) continue;
+            if (s->type() == "port_rx") {
+                rx.push_back(std::make_unique<rx_source>(*s));
+                rg[r].add_net(*rx.back());
+            } else {
+                tasks.push_back(std::make_unique<poll_task>(s, nullptr));
+                rg[r].spawn(*tasks.back(), {.bucket = static_cast<std::uint8_t>(*cfg.stages[i].priority)});
+            }
+        }
+        for (auto* e : g->sources_of(r)) {
+            auto& sc = *cfg.find_stage(e->target().name());
+            tasks.push_back(std::make_unique<poll_task>(nullptr, e));
+            rg[r].spawn(*tasks.back(), {.bucket = static_cast<std::uint8_t>(*sc.priority)});
+        }
+        hk.push_back(std::make_unique<housekeeping_task>(*g, r, std::move(mine)));
+        rg[r].spawn(*hk.back(), {.bucket = 0});
+    }
+
+    if (auto s = g->start_ports(); !s) {
+        std::fprintf(stderr, "pktkernel: %s\n", s.err().message.c_str());
+        return 1;
+    }
+    for (unsigned r = 0; r < rg.size(); ++r) {
+        int rc = rte_eal_remote_launch(launch_reactor, &rg[r], plan->reactors[r].lcore);
+        if (rc != 0) {
+            std::fprintf(stderr, "pktkernel: cannot launch reactor '%s' on lcore %u: %s\n",
+                         plan->reactors[r].name.c_str(), plan->reactors[r].lcore, rte_strerror(-rc));
+            rg.request_stop();
+            rte_eal_mp_wait_lcore();
+            return 1;
+        }
+    }
+    PK_INFO("pipeline", "'%s' running: %zu stages, %zu edges, %u reactors (--lcores %s)", cfg.name->c_str(),
+            g->stages().size(), g->edges().size(), rg.size(), plan->eal_lcores.c_str());
+
+    // ---- control loop -------------------------------------------------------------------
+    const std::uint64_t hz = tsc::hz();
+    const std::uint64_t t0 = tsc::now();
+    const std::uint64_t end = opt.duration_s ? t0 + static_cast<std::uint64_t>(*opt.duration_s * static_cast<double>(hz)) : UINT64_MAX;
+    std::uint64_t next = t0 + hz;
+    totals last{};
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> last_cycles(rg.size());
+    while (!(opt.stop && opt.stop->load(std::memory_order_relaxed))) {
+        std::uint64_t now = tsc::now();
+        if (now >= end) break;
+        if (now >= next) {
+            double dt = tsc::to_seconds(now - next + hz);
+            next += hz;
+            totals t = sum(*g);
+            double busiest = 0;
+            std::string who = "-";
+            for (unsigned r = 0; r < rg.size(); ++r) {
+                auto& c = rg[r].counters();
+                std::uint64_t b = c.busy_cycles.load(), i = c.idle_cycles.load();
+                std::uint64_t db = b - last_cycles[r].first, di = i - last_cycles[r].second;
+                last_cycles[r] = {b, i};
+                double ratio = db + di ? 100.0 * static_cast<double>(db) / static_cast<double>(db + di) : 0;
+                if (ratio >= busiest) {
+                    busiest = ratio;
+                    who = plan->reactors[r].name;
+                }
+            }
+            for (auto& p : g->ports()) p->poll_link();
+            if (opt.status_line) {
+                std::printf("[%6.1fs] rx %8.3f Mpps  tx %8.3f Mpps  drops %" PRIu64 "  queued %" PRIu64
+                            "  busiest %s %5.1f%%\n",
+                            tsc::to_seconds(now - t0), static_cast<double>(t.received - last.received) / dt / 1e6,
+                            static_cast<double>(t.transmitted - last.transmitted) / dt / 1e6, t.dropped, t.queued,
+                            who.c_str(), busiest);
+                std::fflush(stdout);
+            }
+            last = t;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+
+    // ---- graceful stop --------------------------------------------------------------------
+    for (auto& s : g->stages()) s->quiesce();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    unsigned calm = 0;
+    while (calm < 3 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        // Held packets in TX buffers flush on their deadline; queues drain by polling.
+        calm = g->queued() == 0 ? calm + 1 : 0;
+    }
+    if (calm < 3) {
+        PK_WARN("pipeline", "stop: %" PRIu64 " packets still queued after 5 s; draining anyway", g->queued());
+        g->abort_waits();
+    }
+    for (auto& h : hk) h->request_drain();
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (auto& h : hk)
+        while (!h->drained() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    rg.request_stop();
+    rte_eal_mp_wait_lcore();
+    double elapsed = tsc::to_seconds(tsc::now() - t0);
+
+    totals t = sum(*g);
+    std::printf("final: received %" PRIu64 " transmitted %" PRIu64 " dropped %" PRIu64 " queued %" PRIu64
+                "%s in %.1fs — %s\n",
+                t.received, t.transmitted, t.dropped, t.queued,
+                t.fanout ? (" fanout " + std::to_string(t.fanout) + " released " + std::to_string(t.released)).c_str() : "",
+                elapsed, t.balanced() ? "every packet accounted for" : "ACCOUNTING MISMATCH");
+    int rc = t.balanced() ? 0 : 1;
+    if (!opt.stats_json.empty()) {
+        std::ofstream f(opt.stats_json);
+        f << stats_json(cfg, *g, rg, *plan, elapsed);
+        if (!f) {
+            std::fprintf(stderr, "pktkernel: cannot write --stats-json '%s'\n", opt.stats_json.c_str());
+            rc = 1;
+        }
+    }
+    (void)g->stop_ports();
+    g.reset();
+    return rc;
+}
+
+} // namespace pk::pipeline

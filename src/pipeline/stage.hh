@@ -1,0 +1,204 @@
+// Stages: the units a pipeline is built from. A stage is a class with `process(burst)`
+// that hands packets on to named outputs; the graph wires each output either straight
+// to the next stage on the same reactor (a direct call: run-to-completion) or to a queue
+// towards another reactor.
+//
+// Writing a stage (see README "Writing a stage"):
+//
+//   class ttl_dec final : public pk::pipeline::stage {
+//   public:
+//       explicit ttl_dec(const stage_args& a) : stage(a) { _expired = add_reason("ttl_expired"); }
+//       void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
+//           ... for each packet: emit_one(0, m) or drop_one(_expired, m) ...
+//       }
+//   private:
+//       unsigned _expired;
+//   };
+//   PK_REGISTER_STAGE("ttl_dec", ttl_dec, schema);   // then `type: ttl_dec` in YAML
+//
+// Ownership: a burst handed to process() belongs to the stage; every packet must leave
+// through emit (ownership passes on), drop (freed and counted with a reason),
+// count_transmitted (handed to a NIC) or be held and reported by held(). This is how
+// the accounting invariant holds: every packet produced is transmitted, dropped with
+// a reason, released by a broadcast ring, or still queued.
+//
+// Threads: construction, connect() and start() on the control thread; everything else
+// on the reactor that owns the stage, which is the only writer of its counters. Any
+// thread may read counters (relaxed atomics).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rte_mbuf.h>
+
+#include "base/compiler.hh"
+#include "base/result.hh"
+#include "sched/counters.hh"
+
+namespace pk::pipeline {
+
+struct node;
+class graph;
+
+inline constexpr std::uint16_t burst_size = 64; ///< the largest burst a stage may be handed
+inline constexpr unsigned max_outputs = 64;
+inline constexpr unsigned max_reasons = 24;
+
+/// Reasons every stage has (indices 0 and 1).
+inline constexpr unsigned reason_unconnected = 0; ///< emitted on an output with no edge
+inline constexpr unsigned reason_queue_full = 1;  ///< the edge's queue refused (drop policy)
+
+/// The producer side of an edge that crosses reactors (link, sub, pub, channel).
+class edge_sink {
+public:
+    virtual ~edge_sink() = default;
+    /// Takes up to n packets; returns how many it took (the rest stay with the caller,
+    /// who drops them as queue_full). A backpressure edge waits for room instead.
+    virtual std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept = 0;
+};
+
+class stage;
+
+/// Where one output leads.
+struct route {
+    stage* direct = nullptr;   ///< same reactor: a direct call
+    edge_sink* edge = nullptr; ///< another reactor: a queue
+};
+
+/// What a factory gets: the stage's name, type, params and the graph being built (for
+/// ports, mempools and peers).
+struct stage_args {
+    std::string name;
+    std::string type;
+    const node* params = nullptr; ///< a map node (see config.hh); never null for factories
+    graph* owner = nullptr;
+    unsigned reactor = 0; ///< index of the reactor the stage runs on
+};
+
+struct stage_counters {
+    sched::counter in;          ///< packets handed to process()
+    sched::counter produced;    ///< packets a source created or received from outside
+    sched::counter transmitted; ///< packets handed to a device (port_tx)
+    sched::counter calls;       ///< process()/poll() calls that had packets
+    sched::counter cycles;      ///< TSC cycles inside those calls (sampled by the runtime)
+    std::array<sched::counter, max_outputs> out{};
+    std::array<sched::counter, max_reasons> dropped{};
+};
+
+class stage {
+public:
+    explicit stage(const stage_args& a);
+    virtual ~stage();
+    stage(const stage&) = delete;
+    stage& operator=(const stage&) = delete;
+
+    // ---- control thread ---------------------------------------------------------------
+    const std::string& name() const noexcept { return _name; }
+    const std::string& type() const noexcept { return _type; }
+    unsigned reactor() const noexcept { return _reactor; }
+    /// Index of output `name`, adding it when the stage accepts any output name
+    /// (accepts_any_output) — returns -1 when the stage has no such output.
+    int output_index(std::string_view name);
+    const std::vector<std::string>& outputs() const noexcept { return _outputs; }
+    const std::vector<std::string>& reasons() const noexcept { return _reasons; }
+    void connect(unsigned output, route r) noexcept { _routes[output] = r; }
+    const route& route_of(unsigned output) const noexcept { return _routes[output]; }
+    /// Called once every stage exists and every edge is connected, before reactors
+    /// start (ports are started by then). Sources find their devices here.
+    virtual status start() { return {}; }
+
+    /// True for stages that create packets (polled every round by their reactor).
+    virtual bool is_source() const noexcept { return false; }
+
+    // ---- owner reactor ----------------------------------------------------------------
+    /// Hands a burst to this stage (counts `in`, then process()).
+    PK_ALWAYS_INLINE void receive(rte_mbuf** pkts, std::uint16_t n) noexcept {
+        _c.in.add(n);
+        process(pkts, n);
+    }
+    /// Sources: produce at most one burst and pass it on. Returns packets produced.
+    virtual std::uint32_t poll() noexcept { return 0; }
+    /// Every round: time-driven work (TX drain deadlines, rate refill). Returns work.
+    virtual std::uint32_t tick(std::uint64_t now) noexcept { (void)now; return 0; }
+    /// Graceful stop: flush or drop (counted) everything the stage holds.
+    virtual void drain() noexcept {}
+    /// Packets held inside the stage right now (TX buffers, reorder buffers).
+    virtual std::uint64_t held() const noexcept { return 0; }
+    /// Stage-specific counters for stats and metrics (control thread; allocates).
+    virtual std::vector<std::pair<std::string, std::uint64_t>> extra() const { return {}; }
+
+    /// Stops a source producing more packets (graceful stop, first step).
+    void quiesce() noexcept { _quiesced.store(true, std::memory_order_relaxed); }
+    bool quiesced() const noexcept { return _quiesced.load(std::memory_order_relaxed); }
+
+    // ---- any thread ---------------------------------------------------------------------
+    const stage_counters& counters() const noexcept { return _c; }
+    std::uint64_t dropped_total() const noexcept;
+
+protected:
+    virtual void process(rte_mbuf** pkts, std::uint16_t n) noexcept = 0;
+    /// Whether output_index() may create outputs with any name (e.g. flow_balance).
+    virtual bool accepts_any_output() const noexcept { return false; }
+
+    /// Declares an output (constructor only). Output 0, "out", always exists.
+    unsigned add_output(std::string name);
+    /// Declares a drop reason (constructor only).
+    unsigned add_reason(std::string name);
+
+    /// Passes packets on through `output`; ownership goes with them.
+    PK_ALWAYS_INLINE void emit(unsigned output, rte_mbuf** pkts, std::uint16_t n) noexcept {
+        if (n == 0) return;
+        const route& r = _routes[output];
+        if (r.direct) {
+            _c.out[output].add(n);
+            r.direct->receive(pkts, n);
+        } else if (r.edge) {
+            std::uint16_t k = r.edge->push(pkts, n);
+            _c.out[output].add(k);
+            if (PK_UNLIKELY(k < n)) drop(reason_queue_full, pkts + k, static_cast<std::uint16_t>(n - k));
+        } else {
+            drop(reason_unconnected, pkts, n);
+        }
+    }
+    PK_ALWAYS_INLINE void emit_one(unsigned output, rte_mbuf* m) noexcept { emit(output, &m, 1); }
+
+    /// Frees packets and counts them under `reason`.
+    PK_ALWAYS_INLINE void drop(unsigned reason, rte_mbuf** pkts, std::uint16_t n) noexcept {
+        if (n == 0) return;
+        _c.dropped[reason].add(n);
+        rte_pktmbuf_free_bulk(pkts, n);
+    }
+    PK_ALWAYS_INLINE void drop_one(unsigned reason, rte_mbuf* m) noexcept {
+        _c.dropped[reason].add(1);
+        rte_pktmbuf_free(m);
+    }
+    /// Counts drops of packets the stage no longer holds (freed elsewhere, e.g. by a
+    /// TX buffer that reports them).
+    void add_drops(unsigned reason, std::uint64_t n) noexcept {
+        if (n) _c.dropped[reason].add(n);
+    }
+    void count_produced(std::uint64_t n) noexcept { _c.produced.add(n); }
+    void count_transmitted(std::uint64_t n) noexcept { _c.transmitted.add(n); }
+    void count_call(std::uint64_t cycles) noexcept {
+        _c.calls.add(1);
+        _c.cycles.add(cycles);
+    }
+    graph* owner() const noexcept { return _graph; }
+
+private:
+    std::string _name, _type;
+    graph* _graph;
+    unsigned _reactor;
+    std::vector<std::string> _outputs;
+    std::vector<std::string> _reasons;
+    std::array<route, max_outputs> _routes{};
+    std::atomic<bool> _quiesced{false};
+    stage_counters _c;
+};
+
+} // namespace pk::pipeline

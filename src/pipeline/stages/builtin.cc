@@ -1,0 +1,13 @@
+#include "pipeline/stages/builtin.hh"
+
+namespace pk::pipeline {
+
+void register_builtin_stages(registry& r) {
+    stages::register_io(r);
+    stages::register_basic(r);
+    stages::register_classify(r);
+    stages::register_generator(r);
+    stages::register_capture(r);
+}
+
+} // namespace pk::pipeline

@@ -1,0 +1,375 @@
+// parse, filter, flow_balance, udp_echo: stages that look into headers.
+#include <arpa/inet.h>
+#include <cstring>
+#include <vector>
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
+
+#include "flow/key.hh"
+#include "flow/toeplitz.hh"
+#include "net/packet.hh"
+#include "pipeline/stages/builtin.hh"
+
+namespace pk::pipeline::stages {
+namespace {
+
+/// parse: checks every header and records the offsets in the mbuf (l2/l3/l4_len,
+/// packet_type); malformed packets are dropped with the parser's reason.
+class parse_stage final : public stage {
+public:
+    explicit parse_stage(const stage_args& a) : stage(a) {
+        for (unsigned r = 1; r < net::reason_count; ++r)
+            _reason[r] = add_reason(net::to_string(static_cast<net::reason>(r)));
+        _drop_non_ip = a.params->boolean_or("drop_non_ip", false);
+        _r_non_ip = add_reason("non_ip");
+    }
+
+protected:
+    void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
+        std::uint16_t k = 0;
+        for (std::uint16_t i = 0; i < n; ++i) {
+            rte_mbuf* m = pkts[i];
+            net::parsed p = net::parse(m);
+            if (PK_UNLIKELY(!p.ok())) {
+                drop_one(_reason[static_cast<unsigned>(p.why)], m);
+                continue;
+            }
+            if (_drop_non_ip && p.l3 != net::l3_type::ipv4 && p.l3 != net::l3_type::ipv6) {
+                drop_one(_r_non_ip, m);
+                continue;
+            }
+            net::set_offload_lengths(m, p);
+            pkts[k++] = m;
+        }
+        emit(0, pkts, k);
+    }
+
+private:
+    std::array<unsigned, net::reason_count> _reason{};
+    bool _drop_non_ip;
+    unsigned _r_non_ip;
+};
+
+struct prefix {
+    std::uint8_t family = 0; ///< 0: any
+    std::uint8_t bits = 0;
+    std::array<std::uint8_t, 16> addr{};
+
+    bool match(const std::array<std::uint8_t, 16>& a, std::uint8_t fam) const noexcept {
+        if (family == 0) return true;
+        if (fam != family) return false;
+        unsigned full = bits / 8, rest = bits % 8;
+        if (std::memcmp(a.data(), addr.data(), full) != 0) return false;
+        if (rest == 0) return true;
+        std::uint8_t mask = static_cast<std::uint8_t>(0xff << (8 - rest));
+        return (a[full] & mask) == (addr[full] & mask);
+    }
+};
+
+/// "10.0.0.0/8", "2001:db8::/32", "192.168.1.1" (a host). False on bad syntax.
+bool parse_prefix(const std::string& s, prefix& p) {
+    auto slash = s.find('/');
+    std::string a = s.substr(0, slash);
+    if (inet_pton(AF_INET, a.c_str(), p.addr.data()) == 1) {
+        p.family = 4;
+        p.bits = 32;
+    } else if (inet_pton(AF_INET6, a.c_str(), p.addr.data()) == 1) {
+        p.family = 6;
+        p.bits = 128;
+    } else {
+        return false;
+    }
+    if (slash != std::string::npos) {
+        char* end = nullptr;
+        long b = std::strtol(s.c_str() + slash + 1, &end, 10);
+        if (*end != '\0' || b < 0 || b > p.bits) return false;
+        p.bits = static_cast<std::uint8_t>(b);
+    }
+    return true;
+}
+
+struct port_range {
+    std::uint16_t lo = 0, hi = 65535;
+    bool match(std::uint16_t v) const noexcept { return v >= lo && v <= hi; }
+};
+
+/// "53" or "1000-2000". False on bad syntax.
+bool parse_range(const std::string& s, port_range& r) {
+    unsigned a = 0, b = 0;
+    char tail = 0;
+    if (std::sscanf(s.c_str(), "%u-%u%c", &a, &b, &tail) == 2 && a <= b && b <= 65535) {
+        r = {static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(b)};
+        return true;
+    }
+    if (std::sscanf(s.c_str(), "%u%c", &a, &tail) == 1 && a <= 65535) {
+        r = {static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(a)};
+        return true;
+    }
+    return false;
+}
+
+/// filter: packets matching every given field (proto, src/dst prefix, src/dst port
+/// range, vlan) go to "out", the others to "miss" when connected, else they are dropped
+/// as `filtered`. `invert: true` swaps the two.
+class filter final : public stage {
+public:
+    explicit filter(const stage_args& a) : stage(a) {
+        _miss = add_output("miss");
+        _r_filtered = add_reason("filtered");
+        _r_malformed = add_reason("malformed");
+        _invert = a.params->boolean_or("invert", false);
+        auto proto = a.params->string_or("proto", "any");
+        _proto = proto == "udp" ? IPPROTO_UDP : proto == "tcp" ? IPPROTO_TCP
+               : proto == "icmp" ? IPPROTO_ICMP : proto == "icmpv6" ? IPPROTO_ICMPV6 : -1;
+        auto src = a.params->string_or("src", ""), dst = a.params->string_or("dst", "");
+        _bad_param = (!src.empty() && !parse_prefix(src, _src)) ||
+                     (!dst.empty() && !parse_prefix(dst, _dst));
+        auto sp = a.params->string_or("src_port", ""), dp = a.params->string_or("dst_port", "");
+        _bad_param |= (!sp.empty() && !parse_range(sp, _sport)) ||
+                      (!dp.empty() && !parse_range(dp, _dport));
+        _vlan = static_cast<int>(a.params->integer_or("vlan", -1));
+        _bad_text = "filter '" + name() + "': bad prefix or port range in params (src/dst: "
+                    "'10.0.0.0/8' or '2001:db8::/32'; ports: '53' or '1000-2000')";
+    }
+
+    status start() override {
+        if (_bad_param) return make_error(errc::invalid_argument, _bad_text);
+        return {};
+    }
+
+protected:
+    void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
+        rte_mbuf* hit[burst_size];
+        rte_mbuf* miss[burst_size];
+        std::uint16_t nh = 0, nm = 0;
+        for (std::uint16_t i = 0; i < n; ++i) {
+            rte_mbuf* m = pkts[i];
+            net::parsed p = net::parse(m);
+            if (PK_UNLIKELY(!p.ok())) {
+                drop_one(_r_malformed, m);
+                continue;
+            }
+            bool ok = matches(m, p) != _invert;
+            if (ok)
+                hit[nh++] = m;
+            else
+                miss[nm++] = m;
+        }
+        emit(0, hit, nh);
+        if (nm) {
+            if (route_of(_miss).direct || route_of(_miss).edge)
+                emit(_miss, miss, nm);
+            else
+                drop(_r_filtered, miss, nm);
+        }
+    }
+
+private:
+    bool matches(const rte_mbuf* m, const net::parsed& p) const noexcept {
+        if (_vlan >= 0 && p.vlan_id() != _vlan) return false;
+        if (_proto >= 0 && p.ip_proto != _proto) return false;
+        if (_src.family || _dst.family || _sport.lo || _sport.hi != 65535 || _dport.lo ||
+            _dport.hi != 65535) {
+            flow::flow_key k;
+            if (!flow::make_key(rte_pktmbuf_mtod(m, const std::uint8_t*), p, k)) return false;
+            if (!_src.match(k.src, k.family) || !_dst.match(k.dst, k.family)) return false;
+            if (!_sport.match(k.src_port) || !_dport.match(k.dst_port)) return false;
+        }
+        return true;
+    }
+
+    unsigned _miss, _r_filtered, _r_malformed;
+    bool _invert, _bad_param;
+    int _proto, _vlan;
+    prefix _src, _dst;
+    port_range _sport, _dport;
+    std::string _bad_text;
+};
+
+} // namespace
+
+/// flow_balance: spreads flows over its outputs (one per worker) without reordering a
+/// flow: hash (NIC RSS hash when the mbuf carries one, software Toeplitz otherwise) →
+/// one of `buckets` buckets → output, through a RETA-like table. Non-IP packets hash
+/// to bucket 0.
+class flow_balance final : public stage {
+public:
+    explicit flow_balance(const stage_args& a)
+        : stage(a), _hasher(a.params->boolean_or("symmetric", false)
+                                ? std::span<const std::uint8_t>(flow::symmetric_rss_key)
+                                : std::span<const std::uint8_t>(flow::default_rss_key)) {
+        _buckets = static_cast<std::uint32_t>(a.params->integer_or("buckets", 256));
+        _symmetric = a.params->boolean_or("symmetric", false);
+        _use_nic_hash = a.params->boolean_or("nic_hash", true);
+        _r_no_worker = add_reason("no_worker");
+    }
+
+    status start() override {
+        if (_buckets == 0 || (_buckets & (_buckets - 1)))
+            return make_error(errc::invalid_argument,
+                              "flow_balance '" + name() + "': buckets must be a power of two");
+        for (unsigned o = 0; o < outputs().size(); ++o)
+            if (route_of(o).direct || route_of(o).edge) _workers.push_back(o);
+        _table.assign(_buckets, 0);
+        _bucket_pkts.assign(_buckets, 0);
+        for (std::uint32_t b = 0; b < _buckets; ++b)
+            _table[b] = _workers.empty() ? 0 : static_cast<std::uint8_t>(_workers[b % _workers.size()]);
+        return {};
+    }
+
+    /// Bucket → output table (control thread reads it; the rebalancer will rewrite it).
+    const std::vector<std::uint8_t>& table() const noexcept { return _table; }
+
+    std::vector<std::pair<std::string, std::uint64_t>> extra() const override {
+        return {{"buckets", _buckets}, {"workers", _workers.size()}};
+    }
+
+    /// The hash flow_balance uses for a packet (exposed for tests).
+    std::uint32_t hash_of(const rte_mbuf* m) const noexcept {
+        if (_use_nic_hash && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH)) return m->hash.rss;
+        net::parsed p = net::parse(m);
+        flow::flow_key k;
+        if (!flow::make_key(rte_pktmbuf_mtod(m, const std::uint8_t*), p, k)) return 0;
+        bool ports = k.proto == IPPROTO_TCP || k.proto == IPPROTO_UDP;
+        return flow::rss_hash(k, _hasher, ports);
+    }
+
+protected:
+    bool accepts_any_output() const noexcept override { return true; }
+
+    void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
+        if (PK_UNLIKELY(_workers.empty())) {
+            drop(_r_no_worker, pkts, n);
+            return;
+        }
+        std::uint8_t out[burst_size];
+        std::uint64_t used = 0; // bit per output seen in this burst (outputs < 64)
+        for (std::uint16_t i = 0; i < n; ++i) {
+            std::uint32_t b = hash_of(pkts[i]) & (_buckets - 1);
+            out[i] = _table[b];
+            used |= 1ull << out[i];
+        }
+        // One emit per output, each keeping the burst's order (so a flow stays in order).
+        while (used) {
+            unsigned o = static_cast<unsigned>(__builtin_ctzll(used));
+            used &= used - 1;
+            rte_mbuf* sel[burst_size];
+            std::uint16_t k = 0;
+            for (std::uint16_t i = 0; i < n; ++i)
+                if (out[i] == o) sel[k++] = pkts[i];
+            emit(o, sel, k);
+        }
+    }
+
+private:
+    flow::toeplitz_hasher _hasher;
+    std::uint32_t _buckets;
+    bool _symmetric, _use_nic_hash;
+    unsigned _r_no_worker;
+    std::vector<unsigned> _workers;
+    std::vector<std::uint8_t> _table;
+    std::vector<std::uint64_t> _bucket_pkts;
+};
+
+namespace {
+
+/// udp_echo: answers UDP datagrams to `port` (default 7, any when 0) by swapping MAC,
+/// IP addresses and UDP ports in place (checksums stay valid: the sums are
+/// order-independent). Other packets go to "miss" when connected, else dropped as
+/// not_echo.
+class udp_echo final : public stage {
+public:
+    explicit udp_echo(const stage_args& a) : stage(a) {
+        _miss = add_output("miss");
+        _r_not_echo = add_reason("not_echo");
+        _r_malformed = add_reason("malformed");
+        _port = static_cast<std::uint16_t>(a.params->integer_or("port", 7));
+    }
+
+protected:
+    void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
+        rte_mbuf* hit[burst_size];
+        rte_mbuf* miss[burst_size];
+        std::uint16_t nh = 0, nm = 0;
+        for (std::uint16_t i = 0; i < n; ++i) {
+            rte_mbuf* m = pkts[i];
+            net::parsed p = net::parse(m);
+            if (!p.ok()) {
+                drop_one(_r_malformed, m);
+                continue;
+            }
+            if (p.l4 != net::l4_type::udp || p.fragment || (_port && p.dst_port != _port)) {
+                miss[nm++] = m;
+                continue;
+            }
+            auto* d = rte_pktmbuf_mtod(m, std::uint8_t*);
+            auto* eth = reinterpret_cast<rte_ether_hdr*>(d);
+            rte_ether_addr t = eth->src_addr;
+            eth->src_addr = eth->dst_addr;
+            eth->dst_addr = t;
+            std::uint8_t* ip = d + p.l3_off;
+            if (p.l3 == net::l3_type::ipv4) {
+                std::uint8_t t[4];
+                std::memcpy(t, ip + 12, 4);
+                std::memmove(ip + 12, ip + 16, 4);
+                std::memcpy(ip + 16, t, 4);
+            } else {
+                std::uint8_t t[16];
+                std::memcpy(t, ip + 8, 16);
+                std::memmove(ip + 8, ip + 24, 16);
+                std::memcpy(ip + 24, t, 16);
+            }
+            auto* udp = reinterpret_cast<rte_udp_hdr*>(d + p.l4_off);
+            rte_be16_t sp = udp->src_port;
+            udp->src_port = udp->dst_port;
+            udp->dst_port = sp;
+            hit[nh++] = m;
+        }
+        emit(0, hit, nh);
+        if (nm) {
+            if (route_of(_miss).direct || route_of(_miss).edge)
+                emit(_miss, miss, nm);
+            else
+                drop(_r_not_echo, miss, nm);
+        }
+    }
+
+private:
+    unsigned _miss, _r_not_echo, _r_malformed;
+    std::uint16_t _port;
+};
+
+} // namespace
+
+void register_classify(registry& r) {
+    stage_schema ps;
+    ps.params = {p_of("drop_non_ip", param_type::boolean)};
+    ps.outputs = {"out"};
+    r.add({"parse", make_factory<parse_stage>(), ps,
+           "validates headers, sets l2/l3/l4 lengths; drops malformed packets by reason"});
+
+    stage_schema fs;
+    fs.params = {p_choice("proto", {"any", "udp", "tcp", "icmp", "icmpv6"}),
+                 p_of("src", param_type::string), p_of("dst", param_type::string),
+                 p_of("src_port", param_type::string), p_of("dst_port", param_type::string),
+                 p_int("vlan", 0, 4095), p_of("invert", param_type::boolean)};
+    fs.outputs = {"out", "miss"};
+    r.add({"filter", make_factory<filter>(), fs,
+           "matches 5-tuple fields and prefixes: hits to 'out', others to 'miss' or dropped"});
+
+    stage_schema bs;
+    bs.params = {p_int("buckets", 1, 65536), p_of("symmetric", param_type::boolean),
+                 p_of("nic_hash", param_type::boolean)};
+    r.add({"flow_balance", make_factory<flow_balance>(), bs,
+           "spreads flows over its outputs by hash bucket, keeping each flow in order"});
+
+    stage_schema es;
+    es.params = {p_int("port", 0, 65535)};
+    es.outputs = {"out", "miss"};
+    r.add({"udp_echo", make_factory<udp_echo>(), es,
+           "answers UDP datagrams in place (swap MAC, IP, ports)"});
+}
+
+} // namespace pk::pipeline::stages

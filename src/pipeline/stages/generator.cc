@@ -1,0 +1,258 @@
+// generator: synthetic traffic for pipelines that have no NIC (and for the perf harness).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#include "base/clock.hh"
+#include "pipeline/graph.hh"
+#include "pipeline/stages/builtin.hh"
+
+namespace pk::pipeline::stages {
+namespace {
+
+/// xorshift64*: fast, good enough for traffic shapes, deterministic per seed.
+struct rng {
+    std::uint64_t s;
+    std::uint64_t next() noexcept {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        return s * 0x2545F4914F6CDD1Dull;
+    }
+    double unit() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+};
+
+/// generator: N flows (IPv4/IPv6, UDP/TCP), a packet size or a size mix, flow
+/// popularity uniform or Zipf(s), at `rate_pps` (0: as fast as the pool allows). Every
+/// payload starts with the flow id (u32) and that flow's sequence number (u64), both
+/// big-endian, so any capture can be checked for order and loss.
+class generator final : public stage {
+public:
+    explicit generator(const stage_args& a) : stage(a) {
+        const node& p = *a.params;
+        _flows = static_cast<std::uint32_t>(p.integer_or("flows", 1024));
+        auto fam = p.string_or("family", "ipv4");
+        _family_mode = fam == "ipv6" ? 6 : fam == "mix" ? 0 : 4;
+        auto proto = p.string_or("proto", "udp");
+        _proto_mode = proto == "tcp" ? IPPROTO_TCP : proto == "mix" ? 0 : IPPROTO_UDP;
+        _rate = p.number_or("rate_pps", 0);
+        _limit = static_cast<std::uint64_t>(p.integer_or("count", 0));
+        _burst = static_cast<std::uint16_t>(p.integer_or("burst", 32));
+        _mbufs = static_cast<unsigned>(p.integer_or("mbufs", 16383));
+        _rng.s = static_cast<std::uint64_t>(p.integer_or("seed", 1)) * 0x9E3779B97F4A7C15ull | 1;
+        if (auto* sizes = p.find("sizes"); sizes && sizes->is_sequence()) {
+            for (auto& it : sizes->items)
+                if (auto v = to_integer(it)) _sizes.push_back(static_cast<std::uint16_t>(*v));
+        } else if (p.string_or("sizes", "") == "imix") {
+            // Simple IMIX: 7 x 64, 4 x 570, 1 x 1518 (frame sizes incl. FCS).
+            for (int i = 0; i < 7; ++i) _sizes.push_back(60);
+            for (int i = 0; i < 4; ++i) _sizes.push_back(566);
+            _sizes.push_back(1514);
+        }
+        if (_sizes.empty()) _sizes.push_back(static_cast<std::uint16_t>(p.integer_or("size", 60)));
+        if (p.string_or("popularity", "uniform") == "zipf") {
+            double s = p.number_or("zipf_s", 1.0);
+            _cdf.resize(_flows);
+            double sum = 0;
+            for (std::uint32_t k = 0; k < _flows; ++k) sum += 1.0 / std::pow(k + 1.0, s);
+            double acc = 0;
+            for (std::uint32_t k = 0; k < _flows; ++k) {
+                acc += 1.0 / std::pow(k + 1.0, s) / sum;
+                _cdf[k] = acc;
+            }
+            _cdf.back() = 1.0;
+        }
+        _seq.assign(_flows, 0);
+    }
+
+    bool is_source() const noexcept override { return true; }
+
+    status start() override {
+        auto mp = owner()->mempool(static_cast<int>(rte_socket_id()), _mbufs);
+        if (!mp) return mp.err();
+        _pool = *mp;
+        for (auto s : _sizes)
+            if (s < min_size(6) || s > RTE_MBUF_DEFAULT_DATAROOM)
+                return make_error(errc::invalid_argument,
+                                  "generator '" + name() + "': packet size " + std::to_string(s) +
+                                      " out of range [" + std::to_string(min_size(6)) + ", " +
+                                      std::to_string(RTE_MBUF_DEFAULT_DATAROOM) + "]");
+        _last = tsc::now();
+        _per_cycle = _rate / static_cast<double>(tsc::hz());
+        return {};
+    }
+
+    std::uint32_t poll() noexcept override {
+        if (quiesced()) return 0;
+        std::uint16_t n = _burst;
+        if (_limit) {
+            if (_made >= _limit) return 0;
+            n = static_cast<std::uint16_t>(std::min<std::uint64_t>(n, _limit - _made));
+        }
+        if (_rate > 0) {
+            std::uint64_t now = tsc::now();
+            _tokens = std::min(_tokens + static_cast<double>(now - _last) * _per_cycle,
+                               static_cast<double>(_burst));
+            _last = now;
+            if (_tokens < 1.0) return 0;
+            n = static_cast<std::uint16_t>(std::min<double>(n, _tokens));
+            _tokens -= n;
+        }
+        rte_mbuf* pkts[burst_size];
+        if (rte_pktmbuf_alloc_bulk(_pool, pkts, n) != 0) {
+            _nombuf.add(n); // not created: nothing to account for, but visible
+            return 0;
+        }
+        for (std::uint16_t i = 0; i < n; ++i) fill(pkts[i], pick_flow());
+        _made += n;
+        count_produced(n);
+        emit(0, pkts, n);
+        return n;
+    }
+
+    std::vector<std::pair<std::string, std::uint64_t>> extra() const override {
+        return {{"nombuf", _nombuf.load()}, {"flows", _flows}};
+    }
+
+protected:
+    void process(rte_mbuf** pkts, std::uint16_t n) noexcept override { emit(0, pkts, n); }
+
+private:
+    static std::uint16_t min_size(int family) noexcept {
+        return static_cast<std::uint16_t>(sizeof(rte_ether_hdr) +
+                                          (family == 6 ? sizeof(rte_ipv6_hdr) : sizeof(rte_ipv4_hdr)) +
+                                          sizeof(rte_tcp_hdr) + 12);
+    }
+
+    std::uint32_t pick_flow() noexcept {
+        if (_cdf.empty()) return static_cast<std::uint32_t>(_rng.next() % _flows);
+        double u = _rng.unit();
+        return static_cast<std::uint32_t>(std::lower_bound(_cdf.begin(), _cdf.end(), u) - _cdf.begin());
+    }
+
+    void fill(rte_mbuf* m, std::uint32_t flow) noexcept {
+        int family = _family_mode ? _family_mode : (flow & 1 ? 6 : 4);
+        std::uint8_t proto = _proto_mode ? static_cast<std::uint8_t>(_proto_mode)
+                                         : ((flow >> 1) & 1 ? IPPROTO_TCP : IPPROTO_UDP);
+        std::uint16_t size = _sizes.size() == 1 ? _sizes[0] : _sizes[_rng.next() % _sizes.size()];
+        size = std::max(size, min_size(family));
+
+        auto* d = rte_pktmbuf_mtod(m, std::uint8_t*);
+        auto* eth = reinterpret_cast<rte_ether_hdr*>(d);
+        static constexpr rte_ether_addr src{{0x02, 0, 0, 0, 0, 0x01}}, dst{{0x02, 0, 0, 0, 0, 0x02}};
+        eth->src_addr = src;
+        eth->dst_addr = dst;
+        std::uint16_t l3 = sizeof(rte_ether_hdr);
+        std::uint16_t l4_len = proto == IPPROTO_TCP ? sizeof(rte_tcp_hdr) : sizeof(rte_udp_hdr);
+        std::uint16_t ip_len = family == 6 ? sizeof(rte_ipv6_hdr) : sizeof(rte_ipv4_hdr);
+        std::uint16_t l4 = static_cast<std::uint16_t>(l3 + ip_len);
+        std::uint16_t payload = static_cast<std::uint16_t>(size - l4 - l4_len);
+        std::uint8_t* pl = d + l4 + l4_len;
+
+        std::uint32_t fid = rte_cpu_to_be_32(flow);
+        std::uint64_t seq = rte_cpu_to_be_64(_seq[flow]++);
+        std::memcpy(pl, &fid, 4);
+        std::memcpy(pl + 4, &seq, 8);
+        if (payload > 12) std::memset(pl + 12, 0, payload - 12u);
+
+        std::uint16_t sport = static_cast<std::uint16_t>(1024 + flow % 60000);
+        std::uint16_t dport = static_cast<std::uint16_t>(5000 + flow / 60000);
+        void* iph = d + l3;
+        if (family == 4) {
+            eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+            auto* ip = static_cast<rte_ipv4_hdr*>(iph);
+            ip->version_ihl = RTE_IPV4_VHL_DEF;
+            ip->type_of_service = 0;
+            ip->total_length = rte_cpu_to_be_16(static_cast<std::uint16_t>(size - l3));
+            ip->packet_id = 0;
+            ip->fragment_offset = 0;
+            ip->time_to_live = 64;
+            ip->next_proto_id = proto;
+            ip->src_addr = rte_cpu_to_be_32(0x0a000000u + (flow & 0x00ffffffu)); // 10.x.y.z
+            ip->dst_addr = rte_cpu_to_be_32(0xc0a80001u);                        // 192.168.0.1
+            ip->hdr_checksum = 0;
+            ip->hdr_checksum = rte_ipv4_cksum(ip);
+        } else {
+            eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
+            auto* ip = static_cast<rte_ipv6_hdr*>(iph);
+            ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+            ip->payload_len = rte_cpu_to_be_16(static_cast<std::uint16_t>(size - l4));
+            ip->proto = proto;
+            ip->hop_limits = 64;
+            std::memset(ip->src_addr, 0, 16);
+            std::memset(ip->dst_addr, 0, 16);
+            ip->src_addr[0] = 0xfd; // fd00::<flow>
+            std::uint32_t f = rte_cpu_to_be_32(flow);
+            std::memcpy(ip->src_addr + 12, &f, 4);
+            ip->dst_addr[0] = 0xfd;
+            ip->dst_addr[1] = 0x01; // fd01::1
+            ip->dst_addr[15] = 1;
+        }
+        if (proto == IPPROTO_UDP) {
+            auto* udp = reinterpret_cast<rte_udp_hdr*>(d + l4);
+            udp->src_port = rte_cpu_to_be_16(sport);
+            udp->dst_port = rte_cpu_to_be_16(dport);
+            udp->dgram_len = rte_cpu_to_be_16(static_cast<std::uint16_t>(l4_len + payload));
+            udp->dgram_cksum = 0;
+            if (family == 6)
+                udp->dgram_cksum = rte_ipv6_udptcp_cksum(static_cast<rte_ipv6_hdr*>(iph), udp);
+        } else {
+            auto* tcp = reinterpret_cast<rte_tcp_hdr*>(d + l4);
+            std::memset(tcp, 0, sizeof *tcp);
+            tcp->src_port = rte_cpu_to_be_16(sport);
+            tcp->dst_port = rte_cpu_to_be_16(dport);
+            tcp->sent_seq = rte_cpu_to_be_32(static_cast<std::uint32_t>(_seq[flow]));
+            tcp->data_off = (sizeof(rte_tcp_hdr) / 4) << 4;
+            tcp->tcp_flags = RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG;
+            tcp->rx_win = rte_cpu_to_be_16(65535);
+            tcp->cksum = family == 4
+                             ? rte_ipv4_udptcp_cksum(static_cast<rte_ipv4_hdr*>(iph), tcp)
+                             : rte_ipv6_udptcp_cksum(static_cast<rte_ipv6_hdr*>(iph), tcp);
+        }
+        m->data_len = m->pkt_len = size;
+    }
+
+    std::uint32_t _flows;
+    int _family_mode, _proto_mode;
+    double _rate, _per_cycle = 0, _tokens = 0;
+    std::uint64_t _limit, _made = 0, _last = 0;
+    std::uint16_t _burst;
+    unsigned _mbufs;
+    rng _rng{};
+    std::vector<std::uint16_t> _sizes;
+    std::vector<double> _cdf;
+    std::vector<std::uint64_t> _seq;
+    rte_mempool* _pool = nullptr;
+    sched::counter _nombuf;
+};
+
+} // namespace
+
+void register_generator(registry& r) {
+    stage_schema s;
+    s.params = {p_int("flows", 1, 1 << 24),
+                p_choice("family", {"ipv4", "ipv6", "mix"}),
+                p_choice("proto", {"udp", "tcp", "mix"}),
+                p_num("rate_pps", 0, INT64_MAX),
+                p_int("count", 0, INT64_MAX),
+                p_int("burst", 1, burst_size),
+                p_int("size", 60, 9000),
+                p_of("sizes", param_type::any),
+                p_choice("popularity", {"uniform", "zipf"}),
+                p_num("zipf_s", 0, 10),
+                p_int("seed", 0, INT64_MAX),
+                p_int("mbufs", 1023, 1 << 22)};
+    s.accepts_input = false;
+    s.outputs = {"out"};
+    r.add({"generator", make_factory<generator>(), s,
+           "synthetic flows (IPv4/IPv6, UDP/TCP, size mix, uniform or Zipf) with flow id + "
+           "sequence in every payload"});
+}
+
+} // namespace pk::pipeline::stages

@@ -1,0 +1,149 @@
+// port_rx and port_tx: the NIC ends of a pipeline.
+#include <memory>
+
+#include "base/clock.hh"
+#include "net/port.hh"
+#include "pipeline/graph.hh"
+#include "pipeline/stages/builtin.hh"
+
+namespace pk::pipeline::stages {
+namespace {
+
+/// port_rx: receives bursts from one RX queue of a port (a NET source of its reactor).
+class port_rx final : public stage {
+public:
+    explicit port_rx(const stage_args& a) : stage(a) {
+        _port_name = a.params->string_or("port", "");
+        _queue = static_cast<std::uint16_t>(a.params->integer_or("queue", 0));
+        _burst = static_cast<std::uint16_t>(a.params->integer_or("burst", 32));
+    }
+    bool is_source() const noexcept override { return true; }
+
+    status start() override {
+        auto* p = owner()->find_port(_port_name);
+        if (!p) return make_error(errc::not_found, "port '" + _port_name + "' is not open");
+        if (_queue >= p->rx_queues())
+            return make_error(errc::invalid_argument,
+                              "port '" + _port_name + "' has " + std::to_string(p->rx_queues()) +
+                                  " RX queues; queue " + std::to_string(_queue) + " does not exist");
+        _rxq = p->rxq(_queue);
+        return {};
+    }
+
+    std::uint32_t poll() noexcept override {
+        if (quiesced()) return 0;
+        rte_mbuf* pkts[burst_size];
+        std::uint16_t n = _rxq.rx_burst(pkts, _burst);
+        if (n == 0) return 0;
+        count_produced(n);
+        emit(0, pkts, n);
+        return n;
+    }
+
+    std::uint16_t port_id() const noexcept { return _rxq.port_id(); }
+
+protected:
+    void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
+        emit(0, pkts, n); // nothing flows into port_rx (validated); pass through if it does
+    }
+
+private:
+    std::string _port_name;
+    std::uint16_t _queue, _burst;
+    net::rx_queue _rxq;
+};
+
+/// port_tx: buffers packets and transmits on one TX queue; flushes when the buffer is
+/// full and on a short deadline (`drain_us`). What the device refuses is dropped as
+/// tx_full (after retries); what is buffered at stop is flushed.
+class port_tx final : public stage {
+public:
+    explicit port_tx(const stage_args& a) : stage(a) {
+        _port_name = a.params->string_or("port", "");
+        _queue = static_cast<std::uint16_t>(a.params->integer_or("queue", 0));
+        _burst = static_cast<std::uint16_t>(a.params->integer_or("burst", 32));
+        _drain_us = static_cast<std::uint64_t>(a.params->integer_or("drain_us", 100));
+        _r_full = add_reason("tx_full");
+        _r_shutdown = add_reason("tx_shutdown");
+    }
+
+    status start() override {
+        auto* p = owner()->find_port(_port_name);
+        if (!p) return make_error(errc::not_found, "port '" + _port_name + "' is not open");
+        if (_queue >= p->tx_queues())
+            return make_error(errc::invalid_argument,
+                              "port '" + _port_name + "' has " + std::to_string(p->tx_queues()) +
+                                  " TX queues; queue " + std::to_string(_queue) + " does not exist");
+        if (auto s = owner()->claim_tx(p->id(), _queue, reactor()); !s) return s;
+        _tx = std::make_unique<net::tx_buffer>(p->id(), _queue, _burst, tsc::from_us(_drain_us));
+        return {};
+    }
+
+    std::uint32_t tick(std::uint64_t now) noexcept override {
+        if (!_tx->flush_if_due(now)) return 0;
+        sync();
+        return 1;
+    }
+
+    void drain() noexcept override {
+        _tx->flush();
+        _tx->discard(net::tx_drop::shutdown);
+        sync();
+    }
+
+    std::uint64_t held() const noexcept override { return _tx ? _tx->buffered() : 0; }
+
+protected:
+    void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
+        _tx->send_burst(pkts, n);
+        sync();
+    }
+
+private:
+    /// Mirrors the TX buffer's counters into the stage's (single writer: this reactor).
+    void sync() noexcept {
+        const auto& c = _tx->counters();
+        if (c.sent != _seen_sent) {
+            count_transmitted(c.sent - _seen_sent);
+            _seen_sent = c.sent;
+        }
+        auto full = c.dropped[static_cast<unsigned>(net::tx_drop::queue_full)];
+        auto shut = c.dropped[static_cast<unsigned>(net::tx_drop::shutdown)];
+        if (full != _seen_full || shut != _seen_shut) {
+            add_drops(_r_full, full - _seen_full);
+            add_drops(_r_shutdown, shut - _seen_shut);
+            _seen_full = full;
+            _seen_shut = shut;
+        }
+    }
+
+    std::string _port_name;
+    std::uint16_t _queue, _burst;
+    std::uint64_t _drain_us;
+    unsigned _r_full, _r_shutdown;
+    std::unique_ptr<net::tx_buffer> _tx;
+    std::uint64_t _seen_sent = 0, _seen_full = 0, _seen_shut = 0;
+};
+
+stage_schema port_schema(bool rx) {
+    stage_schema s;
+    s.params = {p_of("port", param_type::port, true),
+                p_of("queue", rx ? param_type::rx_queue : param_type::tx_queue),
+                p_int("burst", 1, rx ? burst_size : 128)};
+    if (!rx) s.params.push_back(p_int("drain_us", 1, 1'000'000));
+    s.accepts_input = !rx;
+    s.has_outputs = rx;
+    if (rx) s.outputs = {"out"};
+    return s;
+}
+
+} // namespace
+
+void register_io(registry& r) {
+    r.add({"port_rx", make_factory<port_rx>(), port_schema(true),
+           "receives bursts from one RX queue of a port"});
+    r.add({"port_tx", make_factory<port_tx>(), port_schema(false),
+           "transmits on one TX queue of a port (buffered, drained on a deadline)"});
+}
+
+} // namespace pk::pipeline::stages
