@@ -355,6 +355,7 @@ result<std::unique_ptr<port>> port::open(const port_config& cfg, mempool_set* po
             p->_lsc = false;
         }
     }
+    p->_last_link = p->link(); // changes are reported relative to this
     {
         std::lock_guard lk(g_ports_mu);
         g_ports.push_back(p.get());
@@ -371,8 +372,12 @@ port::~port() {
     if (_lsc)
         rte_eth_dev_callback_unregister(_id, RTE_ETH_EVENT_INTR_LSC, &port::lsc_callback, this);
     if (_started) (void)stop();
-    if (_configured) rte_eth_dev_close(_id);
-    if (_created_vdev) rte_vdev_uninit(_name.c_str());
+    // A device we created is closed and removed; one that existed before (PCI, --vdev)
+    // is only stopped: closing releases the ethdev, and it could not be opened again.
+    if (_created_vdev) {
+        if (_configured) rte_eth_dev_close(_id);
+        rte_vdev_uninit(_name.c_str());
+    }
     // _own_pools (if any) is freed after the device that used it is closed.
 }
 
@@ -386,8 +391,7 @@ status port::start() {
         if (rc != 0 && rc != -ENOTSUP)
             PK_WARN("port", "%s: promiscuous mode: %s", _name.c_str(), dpdk_err(rc).c_str());
     }
-    _last_link = link();
-    return {};
+    return {}; // the link coming up is reported by the next poll_link()
 }
 
 status port::stop() {
@@ -430,7 +434,8 @@ bool port::poll_link() {
         _lsc_seen = ev;
     }
     link_status now = link();
-    if (now.up == _last_link.up && now.speed_mbps == _last_link.speed_mbps) return false;
+    if (now.up == _last_link.up && (!now.up || now.speed_mbps == _last_link.speed_mbps))
+        return false;
     _last_link = now;
     ++_link_changes;
     PK_INFO("port", "%s: link %s", _name.c_str(), now.to_string().c_str());

@@ -227,8 +227,9 @@ private:
     rte_mbuf* _buf[max_size];
 };
 
-/// An opened, configured ethdev port. Closing (destructor) stops it, closes the
-/// device and removes a vdev it created.
+/// An opened, configured ethdev port. The destructor stops it; a vdev that open()
+/// created is also closed and removed (a pre-existing device stays, stopped, and can
+/// be opened again).
 class port {
 public:
     using link_handler = std::function<void(port&, const link_status&)>;
