@@ -7,7 +7,9 @@
 // and load_file() on a missing file.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -825,3 +827,31 @@ TEST(config_scalars, integers_booleans_numbers) {
 }
 
 } // namespace
+
+// The annotated example in docs/CONFIG.md must stay valid and use every section.
+TEST(config_docs, annotated_example_in_config_md_is_valid) {
+    const char* path = std::getenv("PK_CONFIG_DOC");
+    if (!path) GTEST_SKIP() << "PK_CONFIG_DOC not set (run through meson test)";
+    std::ifstream f(path);
+    ASSERT_TRUE(f) << path;
+    std::string doc((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const size_t section = doc.find("## Complete annotated example");
+    ASSERT_NE(section, std::string::npos);
+    const size_t begin = doc.find("```yaml\n", section);
+    ASSERT_NE(begin, std::string::npos);
+    const size_t end = doc.find("```", begin + 8);
+    ASSERT_NE(end, std::string::npos);
+    const std::string yaml = doc.substr(begin + 8, end - begin - 8);
+    auto r = load_string(yaml, "CONFIG.md example");
+    ASSERT_TRUE(r.ok()) << joined(r);
+    EXPECT_TRUE(r->name.given());
+    EXPECT_TRUE(r->description.given());
+    EXPECT_TRUE(r->eal.lcores.given());
+    EXPECT_EQ(r->ports.size(), 2u);
+    EXPECT_FALSE(r->reactors.automatic);
+    EXPECT_FALSE(r->stages.empty());
+    EXPECT_FALSE(r->edges.empty());
+    EXPECT_FALSE(r->timers.empty());
+    EXPECT_TRUE(r->metrics.enabled.value);
+    EXPECT_TRUE(r->console.socket.given());
+}
