@@ -186,8 +186,10 @@ void reactor::on_irq(unsigned bit, irq_handler h, void* ctx) noexcept {
 }
 
 void reactor::notify() noexcept {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (_sleeping.load(std::memory_order_relaxed)) {
+    // Dekker with the sleeper's exchange: a read-modify-write reads the latest value, so
+    // either it sees the sleeper's flag (and writes the eventfd) or the sleeper's exchange
+    // reads ours and then sees what we published before it. (No fences: TSan models RMWs.)
+    if (_sleeping.fetch_add(0, std::memory_order_acq_rel) != 0) {
         const std::uint64_t one = 1;
         [[maybe_unused]] auto rc = ::write(_efd, &one, sizeof one);
     }
@@ -231,8 +233,7 @@ bool reactor::push_link(unsigned to, message& m) noexcept {
 void reactor::wake_peer(unsigned to) noexcept {
     reactor& p = *_peers[to];
     if (!p._adaptive) return;
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (p._sleeping.load(std::memory_order_relaxed)) {
+    if (p._sleeping.fetch_add(0, std::memory_order_acq_rel) != 0) { // see notify()
         const std::uint64_t one = 1;
         [[maybe_unused]] auto rc = ::write(p._efd, &one, sizeof one);
         _ctr.wakeups_sent.add();
@@ -703,9 +704,9 @@ bool reactor::has_pending() const noexcept {
 }
 
 void reactor::sleep() noexcept {
-    _sleeping.store(true, std::memory_order_seq_cst);
+    _sleeping.exchange(1, std::memory_order_acq_rel);
     if (has_pending()) {
-        _sleeping.store(false, std::memory_order_relaxed);
+        _sleeping.store(0, std::memory_order_relaxed);
         return;
     }
     std::uint64_t ns = static_cast<std::uint64_t>(_cfg.sleep_max_us) * 1000;
@@ -721,7 +722,7 @@ void reactor::sleep() noexcept {
     (void)::ppoll(&pfd, 1, &ts, nullptr);
     std::uint64_t v;
     [[maybe_unused]] auto rc = ::read(_efd, &v, sizeof v);
-    _sleeping.store(false, std::memory_order_relaxed);
+    _sleeping.store(0, std::memory_order_relaxed);
     _empty_rounds = 0;
 }
 

@@ -260,7 +260,7 @@ private:
 
     // shared with other threads, each on its own line
     alignas(destructive_interference) std::atomic<std::uint64_t> _irq{0};
-    alignas(destructive_interference) std::atomic<bool> _sleeping{false};
+    alignas(destructive_interference) std::atomic<std::uint32_t> _sleeping{0};
     std::atomic<bool> _exited{false};
 };
 
