@@ -68,6 +68,7 @@ void timer_schedule_cancel_pktkernel(benchmark::State& st) {
     }
     st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
     st.counters["pending"] = static_cast<double>(w->pending());
+    st.counters["bytes_per_timer"] = static_cast<double>(w->memory_bytes()) / cfg.capacity;
 }
 
 void noop_cb(rte_timer*, void*) {}
@@ -83,6 +84,7 @@ void stop_all(std::vector<rte_timer>& ts) {
 }
 
 void timer_schedule_cancel_rte(benchmark::State& st) {
+    st.counters["bytes_per_timer"] = sizeof(rte_timer);
     rte_timer_subsystem_init(); // -EALREADY after the first call: fine
     const unsigned lcore = rte_lcore_id();
     const std::uint64_t window = 10 * tsc_hz();

@@ -63,6 +63,12 @@ wheel::~wheel() {
     std::free(_scratch);
 }
 
+std::size_t wheel::memory_bytes() const noexcept {
+    return sizeof(*this) + std::size_t(_blocks) * block_entries * sizeof(entry) +
+           std::size_t(_blocks) * (sizeof(block_meta) + sizeof(std::uint32_t)) +
+           std::size_t(_capacity) * sizeof(ref);
+}
+
 void wheel::cascade(std::uint32_t slot) noexcept {
     std::uint32_t b = _slot_head[slot];
     _slot_head[slot] = nil;

@@ -105,8 +105,11 @@ public:
         return _origin + (_next_due > far ? far : _next_due);
     }
 
-    /// Bytes allocated per pending timer at capacity (entry + ref + block metadata).
-    static constexpr std::size_t bytes_per_timer = 16 + 8; // + 8/16 block meta, see docs
+    /// Bytes per pending timer that scale with capacity: its entry and its ref (plus
+    /// 12 bytes of block metadata and sort scratch per 16 timers, under 1 byte each).
+    static constexpr std::size_t bytes_per_timer = 16 + 8;
+    /// Everything this wheel allocated (entries, refs, block metadata, scratch, itself).
+    std::size_t memory_bytes() const noexcept;
 
 private:
     static constexpr std::uint32_t nil = 0xFFFFFFFFu;
@@ -133,7 +136,8 @@ private:
     static_assert(sizeof(entry) == 16, "a pending timer's entry is 16 bytes");
     static_assert(sizeof(ref) == 8, "a pending timer's ref is 8 bytes");
     static_assert(sizeof(block_meta) == 8, "block metadata is 8 bytes per 16 timers");
-    static_assert(sizeof(entry) + sizeof(ref) + sizeof(block_meta) / block_entries <= 32,
+    static_assert(sizeof(entry) + sizeof(ref) == bytes_per_timer, "see bytes_per_timer");
+    static_assert(sizeof(entry) + sizeof(ref) + (sizeof(block_meta) + 4) / block_entries + 1 <= 32,
                   "memory per pending timer must stay <= 32 bytes");
     static_assert(sizeof(entry) * block_entries == 256, "a block is four cache lines");
 
