@@ -115,8 +115,9 @@ void free_released(rte_mbuf** items, std::size_t n, void*) noexcept {
 
 /// pub: one broadcast ring per publishing output; each subscriber has a cursor and
 /// reads the packets in place. A subscriber takes its own reference to each packet it
-/// passes on (rte_mbuf_refcnt_update: no clone, no copy); the ring drops its reference
-/// in the release hook, once every cursor has passed the slot.
+/// passes on (an atomic refcount increment: no clone, no copy) while the ring still
+/// holds its own; the ring drops its reference in the release hook, once every cursor
+/// has passed the slot.
 class graph::pub_ring final : public graph::edge, public edge_sink {
 public:
     pub_ring(std::size_t size, queue::slow_policy policy, unsigned reactor, const std::atomic<bool>& abort)
@@ -134,7 +135,9 @@ public:
             std::uint16_t n = static_cast<std::uint16_t>(s.size());
             for (std::uint16_t i = 0; i < n; ++i) {
                 b[i] = s[i];
-                rte_mbuf_refcnt_update(b[i], 1);
+                // Always atomic: rte_mbuf_refcnt_update() takes a non-atomic fast path when
+                // it reads 1, which races with the other subscribers adding theirs.
+                __rte_mbuf_refcnt_update(b[i], 1);
             }
             _sub.release(n);
             _delivered.add(n);

@@ -376,6 +376,7 @@ int run(const config& cfg, const run_options& opt) {
     const std::uint64_t end = opt.duration_s ? t0 + static_cast<std::uint64_t>(*opt.duration_s * static_cast<double>(hz)) : UINT64_MAX;
     std::uint64_t next = t0 + hz;
     totals last{};
+    std::uint64_t last_rx = 0, last_gen = 0;
     std::vector<std::pair<std::uint64_t, std::uint64_t>> last_cycles(rg.size());
     while (!(opt.stop && opt.stop->load(std::memory_order_relaxed))) {
         std::uint64_t now = tsc::now();
@@ -384,6 +385,9 @@ int run(const config& cfg, const run_options& opt) {
             double dt = tsc::to_seconds(now - next + hz);
             next += hz;
             totals t = sum(*g);
+            std::uint64_t rxp = 0, gen = 0;
+            for (auto& s : g->stages())
+                (s->type() == "port_rx" ? rxp : gen) += s->counters().produced.load();
             double busiest = 0;
             std::string who = "-";
             for (unsigned r = 0; r < rg.size(); ++r) {
@@ -399,14 +403,17 @@ int run(const config& cfg, const run_options& opt) {
             }
             for (auto& p : g->ports()) p->poll_link();
             if (opt.status_line) {
-                std::printf("[%6.1fs] rx %8.3f Mpps  tx %8.3f Mpps  drops %" PRIu64 "  queued %" PRIu64
+                std::printf("[%6.1fs] rx %7.3f Mpps  tx %7.3f Mpps%s  drops %" PRIu64 "  queued %" PRIu64
                             "  busiest %s %5.1f%%\n",
-                            tsc::to_seconds(now - t0), static_cast<double>(t.received - last.received) / dt / 1e6,
-                            static_cast<double>(t.transmitted - last.transmitted) / dt / 1e6, t.dropped, t.queued,
-                            who.c_str(), busiest);
+                            tsc::to_seconds(now - t0), static_cast<double>(rxp - last_rx) / dt / 1e6,
+                            static_cast<double>(t.transmitted - last.transmitted) / dt / 1e6,
+                            gen ? ("  gen " + std::to_string(static_cast<double>(gen - last_gen) / dt / 1e6).substr(0, 5) + " Mpps").c_str() : "",
+                            t.dropped, t.queued, who.c_str(), busiest);
                 std::fflush(stdout);
             }
             last = t;
+            last_rx = rxp;
+            last_gen = gen;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }

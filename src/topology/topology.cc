@@ -115,7 +115,9 @@ result<lcore_plan> plan(const machine& m, const plan_request& req) {
         if (!req.allow_smt && c.core == main_core) continue;
         candidates.push_back(c.os_index);
     }
-    if (candidates.empty()) candidates.push_back(p.main_cpu);
+    // Short of CPUs: let workers share the main lcore's CPU too (the control thread
+    // mostly sleeps) rather than piling every worker onto the other CPUs.
+    if (candidates.size() < req.lcores) candidates.push_back(p.main_cpu);
     if (req.lcores > candidates.size() && !req.allow_oversubscribe)
         return make_error(errc::exhausted,
                           "asked for " + std::to_string(req.lcores) + " worker lcores but only " +

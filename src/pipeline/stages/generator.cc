@@ -78,10 +78,10 @@ public:
         if (!mp) return mp.err();
         _pool = *mp;
         for (auto s : _sizes)
-            if (s < min_size(6) || s > RTE_MBUF_DEFAULT_DATAROOM)
+            if (s < 60 || s > RTE_MBUF_DEFAULT_DATAROOM)
                 return make_error(errc::invalid_argument,
                                   "generator '" + name() + "': packet size " + std::to_string(s) +
-                                      " out of range [" + std::to_string(min_size(6)) + ", " +
+                                      " out of range [60, " +
                                       std::to_string(RTE_MBUF_DEFAULT_DATAROOM) + "]");
         _last = tsc::now();
         _per_cycle = _rate / static_cast<double>(tsc::hz());
@@ -124,10 +124,11 @@ protected:
     void process(rte_mbuf** pkts, std::uint16_t n) noexcept override { emit(0, pkts, n); }
 
 private:
-    static std::uint16_t min_size(int family) noexcept {
-        return static_cast<std::uint16_t>(sizeof(rte_ether_hdr) +
-                                          (family == 6 ? sizeof(rte_ipv6_hdr) : sizeof(rte_ipv4_hdr)) +
-                                          sizeof(rte_tcp_hdr) + 12);
+    /// Headers plus the 12-byte flow id + sequence: smaller sizes are raised to this.
+    static std::uint16_t min_size(int family, std::uint8_t proto) noexcept {
+        return static_cast<std::uint16_t>(
+            sizeof(rte_ether_hdr) + (family == 6 ? sizeof(rte_ipv6_hdr) : sizeof(rte_ipv4_hdr)) +
+            (proto == IPPROTO_TCP ? sizeof(rte_tcp_hdr) : sizeof(rte_udp_hdr)) + 12);
     }
 
     std::uint32_t pick_flow() noexcept {
@@ -141,7 +142,7 @@ private:
         std::uint8_t proto = _proto_mode ? static_cast<std::uint8_t>(_proto_mode)
                                          : ((flow >> 1) & 1 ? IPPROTO_TCP : IPPROTO_UDP);
         std::uint16_t size = _sizes.size() == 1 ? _sizes[0] : _sizes[_rng.next() % _sizes.size()];
-        size = std::max(size, min_size(family));
+        size = std::max(size, min_size(family, proto));
 
         auto* d = rte_pktmbuf_mtod(m, std::uint8_t*);
         auto* eth = reinterpret_cast<rte_ether_hdr*>(d);
