@@ -185,9 +185,9 @@ BENCHMARK(timer_schedule_cancel_pktkernel)->Name("timer_schedule_cancel/pktkerne
 BENCHMARK(timer_schedule_cancel_rte)->Name("timer_schedule_cancel/rte_timer");
 BENCHMARK(timer_expire_pktkernel)
     ->Name("timer_expire/pktkernel")
-    ->Iterations(3)
+
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(timer_expire_rte)
     ->Name("timer_expire/rte_timer")
-    ->Iterations(3)
+
     ->Unit(benchmark::kMillisecond);
