@@ -128,7 +128,9 @@ std::size_t mpsc_ring<T>::push_burst(const T* items, std::size_t n) noexcept {
     // Publish in reservation order: wait for earlier reservations to be published.
     // If the earlier producer was preempted (producers sharing a core), yield to it.
     unsigned spins = 0;
-    while (_prod.tail.load(std::memory_order_relaxed) != h) {
+    // acquire: the earlier producer's slot writes must happen-before our release below,
+    // which is what the consumer acquires (a plain store does not extend its release).
+    while (_prod.tail.load(std::memory_order_acquire) != h) {
         if (++spins < 64)
             cpu_relax();
         else
