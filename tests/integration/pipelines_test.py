@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Shipped pipelines, run as a user would: `pktkernel --config pipelines/X.yaml`.
+
+usage: pipelines_test.py PKTKERNEL SOURCE_ROOT CASE
+CASE is a shipped pipeline name (default, load-balance, publish, subscribe: run for a
+few seconds, then the --stats-json totals must balance: received + fanout =
+transmitted + dropped + released + queued, with queued 0 after the graceful stop), or
+`forward-pcap` (forward.yaml over net_pcap: the output capture must be the input with
+MACs swapped, in order), or `bad-config` (exit 2, FILE:LINE:COL, nothing started).
+"""
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+
+
+def run(binary, args, timeout=60):
+    p = subprocess.run([binary] + args, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check_accounting(stats, name):
+    t = stats["totals"]
+    lhs = t["received"] + t["fanout"]
+    rhs = t["transmitted"] + t["dropped"] + t["released"] + t["queued"]
+    assert t["received"] > 0, f"{name}: nothing received: {t}"
+    assert lhs == rhs, f"{name}: accounting does not close: {t}"
+    assert t["queued"] == 0, f"{name}: packets left queued after graceful stop: {t}"
+    assert t["balanced"] is True, t
+    # Every drop has a reason, and the per-stage drops add up to the total.
+    per_stage = sum(sum(s["dropped"].values()) for s in stats["stages"].values())
+    assert per_stage == t["dropped"], (per_stage, t)
+    assert sum(stats["drops_by_reason"].values()) == t["dropped"]
+
+
+def shipped(binary, root, name):
+    with tempfile.TemporaryDirectory() as d:
+        js = os.path.join(d, "stats.json")
+        code, out, err = run(binary, ["--config", os.path.join(root, "pipelines", name + ".yaml"),
+                                      "--duration", "2.5", "--stats-json", js])
+        assert code == 0, f"exit {code}\n{out}\n{err}"
+        lines = [l for l in out.splitlines() if "Mpps" in l]
+        assert len(lines) >= 2, f"expected a status line a second:\n{out}"
+        assert "every packet accounted for" in out, out
+        stats = json.load(open(js))
+        check_accounting(stats, name)
+        # Every reactor ran.
+        for r, v in stats["reactors"].items():
+            assert v["rounds"] > 0, (r, v)
+        return stats
+
+
+def write_pcap(path, frames):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i, fr in enumerate(frames):
+            f.write(struct.pack("<IIII", 1700000000 + i, i, len(fr), len(fr)))
+            f.write(fr)
+
+
+def read_pcap(path):
+    data = open(path, "rb").read()
+    magic = struct.unpack("<I", data[:4])[0]
+    assert magic in (0xA1B2C3D4, 0xA1B23C4D), hex(magic)
+    off, frames = 24, []
+    while off < len(data):
+        _, _, incl, _ = struct.unpack("<IIII", data[off:off + 16])
+        frames.append(data[off + 16:off + 16 + incl])
+        off += 16 + incl
+    return frames
+
+
+def make_frames(n):
+    frames = []
+    for i in range(n):
+        dst = bytes([0x02, 0, 0, 0, 0x10, i & 0xFF])
+        src = bytes([0x02, 0, 0, 0, 0x20, i & 0xFF])
+        payload = struct.pack(">IQ", 7, i) + bytes((i + k) & 0xFF for k in range(20 + i % 50))
+        udp = struct.pack(">HHHH", 1000 + i, 9, 8 + len(payload), 0) + payload
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, 64, 17, 0,
+                         bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])) + udp
+        frames.append(dst + src + b"\x08\x00" + ip)
+    return frames
+
+
+def forward_pcap(binary, root):
+    src = open(os.path.join(root, "pipelines", "forward.yaml")).read()
+    with tempfile.TemporaryDirectory() as d:
+        inp, outp = os.path.join(d, "in.pcap"), os.path.join(d, "out.pcap")
+        frames = make_frames(500)
+        write_pcap(inp, frames)
+        cfg = re.sub(r"device: net_memif0[^\n]*", f"device: net_pcap0,rx_pcap={inp},tx_pcap={outp}", src)
+        cfg = re.sub(r"file_prefix: [^\s]+", f"file_prefix: pk-fwd-{os.getpid()}", cfg)
+        yml = os.path.join(d, "forward-pcap.yaml")
+        open(yml, "w").write(cfg)
+        js = os.path.join(d, "stats.json")
+        code, out, err = run(binary, ["--config", yml, "--duration", "2", "--stats-json", js])
+        assert code == 0, f"exit {code}\n{out}\n{err}"
+        stats = json.load(open(js))
+        check_accounting(stats, "forward-pcap")
+        assert stats["totals"]["received"] == len(frames), stats["totals"]
+        got = read_pcap(outp)
+        assert len(got) == len(frames), (len(got), len(frames))
+        for i, (a, b) in enumerate(zip(frames, got)):
+            want = a[6:12] + a[0:6] + a[12:]
+            assert b == want, f"packet {i} differs: {b[:16].hex()} vs {want[:16].hex()}"
+        print(f"forward-pcap: {len(got)} packets, MACs swapped, in order")
+
+
+def bad_config(binary, root):
+    with tempfile.TemporaryDirectory() as d:
+        yml = os.path.join(d, "bad.yaml")
+        open(yml, "w").write("name: bad\nstages:\n  - {name: g, type: generatr}\n"
+                             "  - {name: t, type: port_tx, params: {port: nowhere}}\n"
+                             "edges:\n  - {from: g, to: missing}\n")
+        code, out, err = run(binary, ["--config", yml, "--duration", "1"])
+        assert code == 2, (code, out, err)
+        lines = [l for l in err.splitlines() if l.startswith(yml + ":")]
+        assert len(lines) >= 3, err  # every error, not just the first
+        assert re.match(re.escape(yml) + r":3:\d+: .*generatr", lines[0]), lines
+        assert "EAL" not in err and "Mpps" not in out, "something started"
+        print("\n".join(lines))
+
+
+def main():
+    binary, root, case = sys.argv[1], sys.argv[2], sys.argv[3]
+    if case == "forward-pcap":
+        forward_pcap(binary, root)
+    elif case == "bad-config":
+        bad_config(binary, root)
+    else:
+        s = shipped(binary, root, case)
+        print(case, json.dumps(s["totals"]))
+
+
+if __name__ == "__main__":
+    main()
