@@ -183,11 +183,5 @@ void timer_expire_rte(benchmark::State& st) {
 
 BENCHMARK(timer_schedule_cancel_pktkernel)->Name("timer_schedule_cancel/pktkernel");
 BENCHMARK(timer_schedule_cancel_rte)->Name("timer_schedule_cancel/rte_timer");
-BENCHMARK(timer_expire_pktkernel)
-    ->Name("timer_expire/pktkernel")
-
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(timer_expire_rte)
-    ->Name("timer_expire/rte_timer")
-
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(timer_expire_pktkernel)->Name("timer_expire/pktkernel")->Unit(benchmark::kMillisecond);
+BENCHMARK(timer_expire_rte)->Name("timer_expire/rte_timer")->Unit(benchmark::kMillisecond);
