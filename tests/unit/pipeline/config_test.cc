@@ -609,7 +609,7 @@ TEST(config_model, defaults_for_a_minimal_config) {
     EXPECT_TRUE(c.reactors.automatic);
     EXPECT_EQ(c.reactors.count.value, 0u);
     EXPECT_TRUE(c.ports.empty());
-    EXPECT_TRUE(c.eal.hugepages.value);
+    EXPECT_FALSE(c.eal.hugepages.value); // off by default: no hugepages needed
     EXPECT_TRUE(c.eal.lcores->empty());
     EXPECT_FALSE(c.metrics.enabled.value);
     EXPECT_EQ(c.metrics.listen.value, "127.0.0.1:9100");
