@@ -24,8 +24,8 @@
 // Storage (why <= 32 bytes per pending timer): a pending timer is a 16-byte entry
 // (deadline, task id, timer id) stored in place in a 16-entry block (256 bytes) of its
 // slot, plus an 8-byte ref (generation, location) indexed by timer id — 24 bytes, plus
-// 0.5 byte of block metadata, plus at most one partly filled block per slot (a fixed
-// ~115 KiB per wheel). Blocks rather than one linked node per timer let a cascade stream
+// 0.75 byte of block metadata and sort scratch, plus at most one partly filled block per slot (a
+// fixed ~115 KiB per wheel). Blocks rather than one linked node per timer let a cascade stream
 // through entries sequentially instead of chasing one cache miss per timer.
 //
 // Threading: one wheel per core; every call from the owning core only.
