@@ -11,6 +11,7 @@ std::string version() { return "pktkernel " PK_VERSION " (DPDK " PK_DPDK_VERSION
 
 std::string usage() {
     return R"(usage: pktkernel [options] [-- EAL args]
+       pktkernel ctl [--socket PATH] COMMAND     (talk to a running pktkernel)
 
 Runs a packet-processing pipeline declared in YAML on DPDK poll-mode reactors.
 

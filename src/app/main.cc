@@ -1,7 +1,9 @@
 // pktkernel: the command-line entry point.
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <fstream>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include "pipeline/runtime.hh"
 #include "base/clock.hh"
 #include "base/log.hh"
+#include "net/console.hh"
 #include "net/eal.hh"
 #include "topology/topology.hh"
 
@@ -27,7 +30,36 @@ int fail_usage(const std::string& msg) {
 
 } // namespace
 
+/// `pktkernel ctl [--socket PATH] COMMAND...`: one console command to a running
+/// pktkernel over its control socket; prints the reply.
+int ctl(int argc, char** argv) {
+    std::string path = std::getenv("PKTKERNEL_SOCKET") ? std::getenv("PKTKERNEL_SOCKET") : "/tmp/pktkernel.sock";
+    std::string cmd;
+    for (int i = 2; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--socket" && i + 1 < argc) {
+            path = argv[++i];
+        } else if (a.rfind("--socket=", 0) == 0) {
+            path = a.substr(9);
+        } else {
+            if (!cmd.empty()) cmd += ' ';
+            cmd += a;
+        }
+    }
+    if (cmd.empty())
+        return fail_usage("usage: pktkernel ctl [--socket PATH] COMMAND (e.g. 'show stages', 'stats', "
+                          "'help', 'quit'); the socket is the pipeline's console.socket");
+    auto r = pk::net::console_client(path, cmd);
+    if (!r) {
+        std::fprintf(stderr, "pktkernel ctl: %s\n", r.err().message.c_str());
+        return 1;
+    }
+    std::fputs(r->c_str(), stdout);
+    return 0;
+}
+
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string_view(argv[1]) == "ctl") return ctl(argc, argv);
     auto parsed = pk::app::parse(argc, argv);
     if (!parsed) return fail_usage(parsed.err().message);
     auto& opt = parsed.value();

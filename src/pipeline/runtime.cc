@@ -7,12 +7,15 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 
 #include <rte_launch.h>
 #include <rte_lcore.h>
 
 #include "base/clock.hh"
+#include "net/console.hh"
 #include "net/eal.hh"
 #include "net/port.hh"
 #include "pipeline/graph.hh"
@@ -283,6 +286,86 @@ std::string stats_json(const config& cfg, const graph& g, sched::reactor_group& 
     return o.str();
 }
 
+/// Console commands over the running graph (control thread; allocate freely).
+void add_pipeline_commands(net::console& con, const graph& g, sched::reactor_group& rg,
+                           const plan_result& plan) {
+    con.add("show stages", [&g, &plan](std::string_view) {
+        std::string o = "stage            type          reactor        in          out     dropped  held\n";
+        for (auto& s : g.stages()) {
+            std::uint64_t out = 0;
+            for (std::size_t k = 0; k < s->outputs().size(); ++k) out += s->counters().out[k].load();
+            out += s->counters().transmitted.load();
+            char line[200];
+            std::snprintf(line, sizeof line, "%-16s %-13s %-8s %12" PRIu64 " %12" PRIu64 " %10" PRIu64 " %5" PRIu64 "\n",
+                          s->name().c_str(), s->type().c_str(), plan.reactors[s->reactor()].name.c_str(),
+                          s->counters().in.load() + s->counters().produced.load(), out, s->dropped_total(),
+                          s->held());
+            o += line;
+        }
+        return o;
+    }, "every stage: packets in (or produced), out (or transmitted), dropped, held");
+    con.add("show reactors", [&rg, &plan](std::string_view) {
+        std::string o = "reactor  lcore cpu       rounds  busy%   tasks\n";
+        for (unsigned i = 0; i < rg.size(); ++i) {
+            auto& c = rg[i].counters();
+            std::uint64_t b = c.busy_cycles.load(), id = c.idle_cycles.load();
+            char line[160];
+            std::snprintf(line, sizeof line, "%-8s %5u %3d %12" PRIu64 " %6.1f %7zu\n", plan.reactors[i].name.c_str(),
+                          plan.reactors[i].lcore, plan.reactors[i].cpu, c.rounds.load(),
+                          b + id ? 100.0 * static_cast<double>(b) / static_cast<double>(b + id) : 0.0,
+                          rg[i].live_tasks());
+            o += line;
+        }
+        return o;
+    }, "every reactor: lcore, CPU, rounds, busy ratio, live tasks");
+    con.add("show queues", [&g](std::string_view) {
+        std::string o = "from                 to               queue    size  direct\n";
+        for (auto& e : g.edges()) {
+            char line[160];
+            std::snprintf(line, sizeof line, "%-20s %-16s %-7s %5u  %s\n", e.from.c_str(), e.to.c_str(),
+                          to_string(e.kind), e.size, e.direct ? "yes (call)" : "no");
+            o += line;
+        }
+        char tail[96];
+        std::snprintf(tail, sizeof tail, "queued now: %" PRIu64 " packets\n", g.queued());
+        return o + tail;
+    }, "every edge: kind, size, direct call or queue; packets queued now");
+    con.add("show timers", [&rg, &plan](std::string_view) {
+        std::string o = "reactor  armed      fired      max lateness (cycles)\n";
+        for (unsigned i = 0; i < rg.size(); ++i) {
+            auto& c = rg[i].counters();
+            char line[128];
+            std::snprintf(line, sizeof line, "%-8s %-10" PRIu64 " %-10" PRIu64 " %" PRIu64 "\n",
+                          plan.reactors[i].name.c_str(), c.timers_armed.load(), c.timers_fired.load(),
+                          c.timer_lateness_max.load());
+            o += line;
+        }
+        return o;
+    }, "timer wheel activity per reactor");
+    con.add("show flows", [&g](std::string_view) {
+        std::string o;
+        for (auto& s : g.stages()) {
+            if (s->type() != "flow_balance") continue;
+            o += s->name() + ":";
+            for (auto& [k, v] : s->extra()) o += " " + k + "=" + std::to_string(v);
+            o += "; packets per output:";
+            for (std::size_t k = 0; k < s->outputs().size(); ++k)
+                if (auto v = s->counters().out[k].load()) o += " " + s->outputs()[k] + "=" + std::to_string(v);
+            o += "\n";
+        }
+        return o.empty() ? std::string("(no flow_balance stage)\n") : o;
+    }, "flow balancers: buckets, workers, packets per worker");
+    con.add_stats("pipeline", [&g] {
+        totals t = sum(g);
+        char line[256];
+        std::snprintf(line, sizeof line, "received %" PRIu64 " transmitted %" PRIu64 " dropped %" PRIu64
+                      " queued %" PRIu64 " fanout %" PRIu64 " released %" PRIu64 " (%s)\n",
+                      t.received, t.transmitted, t.dropped, t.queued, t.fanout, t.released,
+                      t.balanced() ? "balanced" : "in flight");
+        return std::string(line);
+    });
+}
+
 } // namespace
 
 int run(const config& cfg, const run_options& opt) {
@@ -370,6 +453,23 @@ int run(const config& cfg, const run_options& opt) {
     PK_INFO("pipeline", "'%s' running: %zu stages, %zu edges, %u reactors (--lcores %s)", cfg.name->c_str(),
             g->stages().size(), g->edges().size(), rg.size(), plan->eal_lcores.c_str());
 
+    // ---- console: stdin (a terminal or a pipe) and the control socket --------------------
+    std::unique_ptr<net::console> con;
+    if (auto c = net::console::create()) {
+        con = std::move(*c);
+        net::add_port_commands(*con);
+        add_pipeline_commands(*con, *g, rg, *plan);
+        if (!cfg.console.socket->empty())
+            if (auto st = con->listen(*cfg.console.socket); !st)
+                PK_WARN("console", "control socket: %s", st.err().message.c_str());
+        struct stat sb {};
+        if (*cfg.console.use_stdin && fstat(STDIN_FILENO, &sb) == 0 &&
+            (isatty(STDIN_FILENO) || S_ISFIFO(sb.st_mode)))
+            (void)con->attach_stdin();
+    } else {
+        PK_WARN("console", "%s", c.err().message.c_str());
+    }
+
     // ---- control loop -------------------------------------------------------------------
     const std::uint64_t hz = tsc::hz();
     const std::uint64_t t0 = tsc::now();
@@ -378,7 +478,7 @@ int run(const config& cfg, const run_options& opt) {
     totals last{};
     std::uint64_t last_rx = 0, last_gen = 0;
     std::vector<std::pair<std::uint64_t, std::uint64_t>> last_cycles(rg.size());
-    while (!(opt.stop && opt.stop->load(std::memory_order_relaxed))) {
+    while (!(opt.stop && opt.stop->load(std::memory_order_relaxed)) && !(con && con->quit_requested())) {
         std::uint64_t now = tsc::now();
         if (now >= end) break;
         if (now >= next) {
@@ -415,8 +515,12 @@ int run(const config& cfg, const run_options& opt) {
             last_rx = rxp;
             last_gen = gen;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (con)
+            con->run_for(std::chrono::milliseconds(5));
+        else
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
+    con.reset(); // closes the control socket: no command may look at a stopping graph
 
     // ---- graceful stop --------------------------------------------------------------------
     for (auto& s : g->stages()) s->quiesce();

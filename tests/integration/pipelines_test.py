@@ -125,12 +125,55 @@ def bad_config(binary, root):
         print("\n".join(lines))
 
 
+def console(binary, root):
+    """The control socket of a running pipeline: show/stats commands, errors, then quit."""
+    src = open(os.path.join(root, "pipelines", "default.yaml")).read()
+    with tempfile.TemporaryDirectory() as d:
+        sock = os.path.join(d, "ctl.sock")
+        yml = os.path.join(d, "default.yaml")
+        open(yml, "w").write(re.sub(r"socket: [^\s]+", "socket: " + sock, src))
+        p = subprocess.Popen([binary, "--config", yml, "--duration", "60"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            import time
+            for _ in range(100):
+                if os.path.exists(sock):
+                    break
+                time.sleep(0.05)
+            time.sleep(0.3)
+            ctl = lambda *a: run(binary, ["ctl", "--socket", sock] + list(a), timeout=10)
+            code, out, _ = ctl("show", "stages")
+            assert code == 0 and "flow_balance" in out and "publish" in out, out
+            code, out, _ = ctl("show", "reactors")
+            assert code == 0 and "w0" in out and "w1" in out, out
+            code, out, _ = ctl("stats")
+            assert code == 0 and "received" in out and "net_ring0" in out, out
+            code, out, _ = ctl("show", "queues")
+            assert code == 0 and "pub" in out and "sub" in out, out
+            code, out, _ = ctl("no", "such", "command")
+            assert code == 0 and out.startswith("error: unknown command"), out
+            code, out, _ = ctl("quit")
+            assert code == 0, out
+            rc = p.wait(timeout=20)
+            out = p.stdout.read()
+            assert rc == 0, (rc, out, p.stderr.read())
+            assert "every packet accounted for" in out, out
+        finally:
+            if p.poll() is None:
+                p.kill()
+    code, _, err = run(binary, ["ctl", "--socket", "/nonexistent/x.sock", "stats"])
+    assert code == 1 and "cannot connect" in err, err
+    print("console: show/stats/errors/quit over the control socket")
+
+
 def main():
     binary, root, case = sys.argv[1], sys.argv[2], sys.argv[3]
     if case == "forward-pcap":
         forward_pcap(binary, root)
     elif case == "bad-config":
         bad_config(binary, root)
+    elif case == "console":
+        console(binary, root)
     else:
         s = shipped(binary, root, case)
         print(case, json.dumps(s["totals"]))
