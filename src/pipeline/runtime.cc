@@ -476,13 +476,13 @@ int run(const config& cfg, const run_options& opt) {
     const std::uint64_t end = opt.duration_s ? t0 + static_cast<std::uint64_t>(*opt.duration_s * static_cast<double>(hz)) : UINT64_MAX;
     std::uint64_t next = t0 + hz;
     totals last{};
-    std::uint64_t last_rx = 0, last_gen = 0;
+    std::uint64_t last_rx = 0, last_gen = 0, last_t = t0;
     std::vector<std::pair<std::uint64_t, std::uint64_t>> last_cycles(rg.size());
     while (!(opt.stop && opt.stop->load(std::memory_order_relaxed)) && !(con && con->quit_requested())) {
         std::uint64_t now = tsc::now();
-        if (now >= end) break;
         if (now >= next) {
-            double dt = tsc::to_seconds(now - next + hz);
+            double dt = tsc::to_seconds(now - last_t);
+            last_t = now;
             next += hz;
             totals t = sum(*g);
             std::uint64_t rxp = 0, gen = 0;
@@ -514,7 +514,9 @@ int run(const config& cfg, const run_options& opt) {
             last = t;
             last_rx = rxp;
             last_gen = gen;
+            if (now > next + hz) next = now + hz; // we were descheduled: do not catch up
         }
+        if (now >= end) break;
         if (con)
             con->run_for(std::chrono::milliseconds(5));
         else
