@@ -1,7 +1,7 @@
 # pktkernel — every set-up step in one place. On a fresh Debian 12 machine (root):
 #   make run    installs what is missing, builds, runs the default pipeline
 #   make test   installs what is missing, builds, runs every test, prints the totals
-# Other targets: deps build bench sanitize tsan perf format clean
+# Other targets: deps build bench sanitize tsan format clean
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -18,7 +18,7 @@ PACKAGES := build-essential pkg-config python3 meson ninja-build \
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps configure build run test bench sanitize tsan perf format clean
+.PHONY: all deps configure build run test bench sanitize tsan format clean
 
 all: build
 
@@ -78,9 +78,6 @@ tsan: deps
 	  meson test -C $(TSAN_BUILD) --suite tsan --print-errorlogs \
 	  > $(TSAN_BUILD)/meson-test.out 2>&1; rc=$$?; tail -n 40 $(TSAN_BUILD)/meson-test.out; \
 	  python3 tests/summarize.py $(TSAN_BUILD) || rc=1; exit $$rc
-
-perf: build
-	python3 perf/run.py --build $(BUILD)
 
 format:
 	find src tests perf -name '*.hh' -o -name '*.cc' | xargs clang-format -i
