@@ -11,7 +11,6 @@
 #include <thread>
 #include <unistd.h>
 
-#include <rte_launch.h>
 #include <rte_lcore.h>
 
 #include "base/clock.hh"
@@ -20,6 +19,7 @@
 #include "net/port.hh"
 #include "pipeline/graph.hh"
 #include "pipeline/registry.hh"
+#include "sched/dpdk_launch.hh"
 #include "sched/group.hh"
 #include "sched/source.hh"
 #include "sched/task.hh"
@@ -31,10 +31,11 @@ namespace {
 // ---------------------------------------------------------------------------------------
 // Pollers placed on reactors
 
-/// port_rx as the reactor's NET source.
-class rx_source final : public sched::net_source {
+/// A port_rx stage as the reactor's NET source (the stage does the rx_burst and
+/// passes the burst down its chain).
+class stage_net_source final : public sched::net_source {
 public:
-    explicit rx_source(stage& s) : _s(s) {}
+    explicit stage_net_source(stage& s) : _s(s) {}
     std::uint32_t poll_burst(sched::reactor&, std::uint32_t) noexcept override { return _s.poll(); }
     const char* name() const noexcept override { return _s.name().c_str(); }
 
@@ -81,11 +82,6 @@ private:
     std::vector<stage*> _stages;
     std::atomic<bool> _drain_requested{false}, _drained{false};
 };
-
-int launch_reactor(void* arg) {
-    static_cast<sched::reactor*>(arg)->run();
-    return 0;
-}
 
 // ---------------------------------------------------------------------------------------
 // Plan
@@ -409,7 +405,7 @@ int run(const config& cfg, const run_options& opt) {
     for (auto& r : plan->reactors) rcfg.push_back(r.cfg);
     sched::reactor_group rg(rcfg);
 
-    std::vector<std::unique_ptr<rx_source>> rx;
+    std::vector<std::unique_ptr<stage_net_source>> rx;
     std::vector<std::unique_ptr<poll_task>> tasks;
     std::vector<std::unique_ptr<housekeeping_task>> hk;
     for (unsigned r = 0; r < rg.size(); ++r) {
@@ -420,7 +416,7 @@ int run(const config& cfg, const run_options& opt) {
             mine.push_back(s);
             if (!s->is_source()) continue;
             if (s->type() == "port_rx") {
-                rx.push_back(std::make_unique<rx_source>(*s));
+                rx.push_back(std::make_unique<stage_net_source>(*s));
                 rg[r].add_net(*rx.back());
             } else {
                 tasks.push_back(std::make_unique<poll_task>(s, nullptr));
@@ -440,15 +436,11 @@ int run(const config& cfg, const run_options& opt) {
         std::fprintf(stderr, "pktkernel: %s\n", s.err().message.c_str());
         return 1;
     }
-    for (unsigned r = 0; r < rg.size(); ++r) {
-        int rc = rte_eal_remote_launch(launch_reactor, &rg[r], plan->reactors[r].lcore);
-        if (rc != 0) {
-            std::fprintf(stderr, "pktkernel: cannot launch reactor '%s' on lcore %u: %s\n",
-                         plan->reactors[r].name.c_str(), plan->reactors[r].lcore, rte_strerror(-rc));
-            rg.request_stop();
-            rte_eal_mp_wait_lcore();
-            return 1;
-        }
+    std::vector<unsigned> lcores;
+    for (auto& r : plan->reactors) lcores.push_back(r.lcore);
+    if (auto s = sched::dpdk::launch(rg, lcores); !s) {
+        std::fprintf(stderr, "pktkernel: cannot launch the reactors: %s\n", s.err().message.c_str());
+        return 1;
     }
     PK_INFO("pipeline", "'%s' running: %zu stages, %zu edges, %u reactors (--lcores %s)", cfg.name->c_str(),
             g->stages().size(), g->edges().size(), rg.size(), plan->eal_lcores.c_str());
@@ -543,7 +535,7 @@ int run(const config& cfg, const run_options& opt) {
         while (!h->drained() && std::chrono::steady_clock::now() < deadline)
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
     rg.request_stop();
-    rte_eal_mp_wait_lcore();
+    sched::dpdk::wait(lcores);
     double elapsed = tsc::to_seconds(tsc::now() - t0);
 
     totals t = sum(*g);
