@@ -8,6 +8,10 @@
 #include <civetweb.h>
 #include <cstring>
 #include <mutex>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
 
 namespace pk::metrics {
 
@@ -120,11 +124,19 @@ result<std::unique_ptr<exporter>> exporter::start(registry& reg, std::string lis
     ex->_duration.counts.assign(ex->_duration.bounds.size() + 1, 0);
 
     const char* options[] = {
-        "listening_ports",       spec->c_str(), "num_threads",        "4", // Prometheus + a curl or
-                                                                           // two; scrapes serialise
-                                                                           // anyway
-        "enable_keep_alive",     "yes", // Prometheus keeps its connection open
-        "keep_alive_timeout_ms", "5000",        "request_timeout_ms", "10000", nullptr,
+        "listening_ports",
+        spec->c_str(),
+        "num_threads",
+        "4", // Prometheus + a curl or
+             // two; scrapes serialise
+             // anyway
+        "enable_keep_alive",
+        "yes", // Prometheus keeps its connection open
+        "keep_alive_timeout_ms",
+        "5000",
+        "request_timeout_ms",
+        "10000",
+        nullptr,
     };
     mg_callbacks cb{};
     cb.begin_request = &exporter::on_request;
@@ -163,7 +175,31 @@ result<std::unique_ptr<exporter>> exporter::start(registry& reg, std::string lis
 }
 
 exporter::~exporter() {
-    if (_ctx) mg_stop(_ctx); // joins CivetWeb's threads: no request in flight after this
+    if (!_ctx) return;
+    // CivetWeb 1.15's master thread polls the listening socket in 2 s slices and only
+    // then sees the stop flag (civetweb issue #1163, fixed in 1.16). Connecting to our
+    // own port wakes it, so poke it until mg_stop() (which joins every CivetWeb thread:
+    // no request in flight after it) returns.
+    std::atomic<bool> stopped{false};
+    std::thread waker([this, &stopped] {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(_port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (_address.rfind("0.0.0.0:", 0) != 0)
+            inet_pton(AF_INET, _address.substr(0, _address.rfind(':')).c_str(), &a.sin_addr);
+        while (!stopped.load(std::memory_order_acquire)) {
+            int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd >= 0) {
+                (void)::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+                ::close(fd);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    });
+    mg_stop(_ctx);
+    stopped.store(true, std::memory_order_release);
+    waker.join();
 }
 
 void exporter::note_duration(double s) {
