@@ -250,6 +250,9 @@ int exporter::on_request(mg_connection* conn) {
     auto* self = static_cast<exporter*>(mg_get_user_data(mg_get_context(conn)));
     std::string_view path = ri->local_uri ? ri->local_uri : "";
     std::string_view method = ri->request_method ? ri->request_method : "";
+    // One request per connection (see "enable_keep_alive" in start(); this library
+    // build keeps connections alive regardless of that option).
+    mg_disable_keep_alive(conn);
 
     if (path != "/metrics" && path != "/") {
         send_plain(conn, 404, "not found; metrics are at /metrics\n", false);

@@ -53,7 +53,8 @@ struct http_response {
 };
 
 // A plain socket HTTP/1.1 client: one request, Connection: close, read to EOF.
-http_response http(std::uint16_t port, const std::string& method, const std::string& path) {
+http_response http(std::uint16_t port, const std::string& method, const std::string& path,
+                   bool conn_close = true) {
     http_response r;
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     EXPECT_GE(fd, 0);
@@ -68,8 +69,8 @@ http_response http(std::uint16_t port, const std::string& method, const std::str
         ::close(fd);
         return r;
     }
-    std::string req =
-        method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+                      (conn_close ? "Connection: close\r\n" : "") + "\r\n";
     EXPECT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
     std::string all;
     char buf[4096];
@@ -370,6 +371,17 @@ TEST(exporter, serves_metrics_over_http) {
     r = http(port, "HEAD", "/metrics");
     EXPECT_EQ(r.status, 405);
     EXPECT_EQ((*ex)->scrapes(), 2u); // neither 404 nor 405 counted as a scrape
+}
+
+TEST(exporter, one_request_per_connection) {
+    // An idle kept-alive connection would hold a CivetWeb worker and delay stop.
+    registry reg;
+    auto ex = exporter::start(reg, "127.0.0.1:0");
+    ASSERT_TRUE(ex.ok()) << ex.err().message;
+    auto r = http((*ex)->port(), "GET", "/metrics", false); // HTTP/1.1 default keep-alive
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("Connection"), "close");
+    EXPECT_NE(r.body.find("pktkernel_scrapes_total 1\n"), std::string::npos) << r.body;
 }
 
 TEST(exporter, invalid_collector_output_is_counted_not_fatal) {
