@@ -54,13 +54,26 @@ constexpr const char* index_html =
     "<p><a href=\"/metrics\">Metrics</a> (Prometheus text format 0.0.4)</p>\n"
     "</body></html>\n";
 
+// CivetWeb 1.15 formats the Date header with gmtime(), which is not thread-safe: two
+// workers writing headers at once race on its static buffer (found by TSan). Headers
+// are written under this lock; bodies are not.
+std::mutex g_header_mu;
+
+void send_ok(mg_connection* conn, const char* mime, std::size_t len) {
+    std::lock_guard lk(g_header_mu);
+    mg_send_http_ok(conn, mime, static_cast<long long>(len));
+}
+
 void send_plain(mg_connection* conn, int code, const char* body, bool allow_get) {
     mg_response_header_start(conn, code);
     mg_response_header_add(conn, "Content-Type", "text/plain; charset=utf-8", -1);
     if (allow_get) mg_response_header_add(conn, "Allow", "GET", -1);
     std::string len = std::to_string(std::strlen(body));
     mg_response_header_add(conn, "Content-Length", len.c_str(), -1);
-    mg_response_header_send(conn);
+    {
+        std::lock_guard lk(g_header_mu);
+        mg_response_header_send(conn);
+    }
     mg_write(conn, body, std::strlen(body));
 }
 
@@ -263,13 +276,12 @@ int exporter::on_request(mg_connection* conn) {
         return 405;
     }
     if (path == "/") {
-        mg_send_http_ok(conn, "text/html; charset=utf-8",
-                        static_cast<long long>(std::strlen(index_html)));
+        send_ok(conn, "text/html; charset=utf-8", std::strlen(index_html));
         mg_write(conn, index_html, std::strlen(index_html));
         return 200;
     }
     std::string body = self->render();
-    mg_send_http_ok(conn, content_type, static_cast<long long>(body.size()));
+    send_ok(conn, content_type, body.size());
     mg_write(conn, body.data(), body.size());
     return 200;
 }

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <string>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace pk::metrics;
@@ -398,6 +399,42 @@ TEST(exporter, invalid_collector_output_is_counted_not_fatal) {
     EXPECT_EQ(r.body.find("bad name"), std::string::npos);
     r = http((*ex)->port(), "GET", "/metrics");
     EXPECT_NE(r.body.find("pktkernel_scrape_errors_total 1\n"), std::string::npos) << r.body;
+}
+
+TEST(exporter, concurrent_scrapes_while_collectors_come_and_go) {
+    // Scrapes on CivetWeb workers race add/remove on this thread; every body must be
+    // complete and valid (a collector is either in or out, never half).
+    registry reg;
+    std::atomic<std::uint64_t> cell{1};
+    counting_collector fixed;
+    fixed.cell = &cell;
+    fixed.name = "fixed_total";
+    auto keep = reg.scoped(fixed);
+    auto ex = exporter::start(reg, "127.0.0.1:0");
+    ASSERT_TRUE(ex.ok()) << ex.err().message;
+    std::uint16_t port = (*ex)->port();
+    std::atomic<bool> done{false};
+    std::atomic<int> bad{0}, served{0};
+    auto client = [&] {
+        while (!done.load()) {
+            auto r = http(port, "GET", "/metrics");
+            if (r.status != 200 || r.body.find("fixed_total 1\n") == std::string::npos ||
+                r.body.find("pktkernel_scrape_errors_total 0\n") == std::string::npos)
+                ++bad;
+            ++served;
+        }
+    };
+    std::thread c1(client), c2(client);
+    for (int i = 0; i < 200 || served.load() < 20; ++i) {
+        auto r = reg.add([i](std::vector<family>& out) {
+            out.emplace_back("churn_" + std::to_string(i % 3), "", metric_type::gauge).add({}, i);
+        });
+    }
+    done = true;
+    c1.join();
+    c2.join();
+    EXPECT_EQ(bad.load(), 0);
+    EXPECT_EQ((*ex)->scrapes(), static_cast<std::uint64_t>(served.load()));
 }
 
 TEST(exporter, port_in_use_is_a_clear_error) {
