@@ -14,6 +14,8 @@
 #include <rte_lcore.h>
 
 #include "base/clock.hh"
+#include "metrics/http.hh"
+#include "metrics/registry.hh"
 #include "net/console.hh"
 #include "net/eal.hh"
 #include "net/port.hh"
@@ -282,6 +284,98 @@ std::string stats_json(const config& cfg, const graph& g, sched::reactor_group& 
     return o.str();
 }
 
+/// Prometheus families for the running pipeline, read at scrape time (HTTP thread):
+/// stage, edge and reactor counters are single-writer relaxed atomics, port counters
+/// come from the ethdev.
+void collect_metrics(std::vector<metrics::family>& out, const config& cfg, const graph& g,
+                     sched::reactor_group& rg, const plan_result& plan) {
+    using metrics::family;
+    using metrics::metric_type;
+    family in("pktkernel_stage_packets_total",
+              "Packets by stage and direction: in (handed to the stage), produced (by a source), "
+              "transmitted (to a device)", metric_type::counter);
+    family outp("pktkernel_stage_output_packets_total", "Packets a stage passed on, by output",
+                metric_type::counter);
+    family drops("pktkernel_drops_total", "Packets dropped, by stage and reason", metric_type::counter);
+    family held("pktkernel_stage_held_packets", "Packets held inside a stage (TX buffers)",
+                metric_type::gauge);
+    for (auto& s : g.stages()) {
+        auto& c = s->counters();
+        const std::string& r = plan.reactors[s->reactor()].name;
+        auto lbl = [&](const char* k, std::string v) {
+            return metrics::label_set{{"stage", s->name()}, {"type", s->type()}, {"reactor", r}, {k, std::move(v)}};
+        };
+        in.add(lbl("direction", "in"), c.in.load());
+        if (s->is_source()) in.add(lbl("direction", "produced"), c.produced.load());
+        if (s->type() == "port_tx") in.add(lbl("direction", "transmitted"), c.transmitted.load());
+        for (std::size_t k = 0; k < s->outputs().size(); ++k)
+            outp.add(lbl("output", s->outputs()[k]), c.out[k].load());
+        for (std::size_t k = 0; k < s->reasons().size(); ++k)
+            drops.add(lbl("reason", s->reasons()[k]), c.dropped[k].load());
+        held.add({{"stage", s->name()}}, s->held());
+        for (auto& [k, v] : s->extra()) {
+            family x("pktkernel_stage_" + k, "Stage-specific value '" + k + "' (see docs/CONFIG.md)",
+                     metric_type::gauge);
+            x.add({{"stage", s->name()}, {"type", s->type()}}, v);
+            out.push_back(std::move(x));
+        }
+    }
+    out.push_back(std::move(in));
+    out.push_back(std::move(outp));
+    out.push_back(std::move(drops));
+    out.push_back(std::move(held));
+
+    totals t = sum(g);
+    family q("pktkernel_queued_packets", "Packets in queues between stages and held by stages",
+             metric_type::gauge);
+    q.add({}, t.queued);
+    out.push_back(std::move(q));
+    family fan("pktkernel_broadcast_references_total",
+               "Broadcast rings: references taken by subscribers (fanout) and packets released",
+               metric_type::counter);
+    fan.add({{"kind", "fanout"}}, t.fanout);
+    fan.add({{"kind", "released"}}, t.released);
+    out.push_back(std::move(fan));
+
+    // Reactors: every counter the scheduler keeps.
+    std::map<std::string, family> rf;
+    for (unsigned i = 0; i < rg.size(); ++i) {
+        metrics::label_set base{{"reactor", plan.reactors[i].name},
+                                {"lcore", std::to_string(plan.reactors[i].lcore)}};
+        rg[i].counters().visit([&](const char* name, const char* label, std::uint64_t v) {
+            std::string n = name;
+            bool gauge = n == "timer_lateness_max";
+            std::string fam = "pktkernel_reactor_" + n + (gauge ? "_cycles" : "_total");
+            auto it = rf.find(fam);
+            if (it == rf.end())
+                it = rf.emplace(fam, family(fam, "Reactor counter " + n,
+                                            gauge ? metric_type::gauge : metric_type::counter)).first;
+            auto l = base;
+            if (label) l.push_back({n.rfind("bucket_", 0) == 0 ? "bucket" : "source", label});
+            it->second.add(std::move(l), v);
+        });
+    }
+    for (auto& [k, f] : rf) out.push_back(std::move(f));
+
+    // Ports: the device's own counters.
+    family pp("pktkernel_port_packets_total", "Packets by port and direction (ethdev stats)",
+              metric_type::counter);
+    family pe("pktkernel_port_errors_total",
+              "Port errors: imissed (no RX descriptor), ierrors, oerrors, rx_nombuf", metric_type::counter);
+    for (std::size_t i = 0; i < g.ports().size(); ++i) {
+        auto st = g.ports()[i]->stats();
+        const std::string& n = *cfg.ports[i].name;
+        pp.add({{"port", n}, {"direction", "rx"}}, st.ipackets);
+        pp.add({{"port", n}, {"direction", "tx"}}, st.opackets);
+        pe.add({{"port", n}, {"kind", "imissed"}}, st.imissed);
+        pe.add({{"port", n}, {"kind", "ierrors"}}, st.ierrors);
+        pe.add({{"port", n}, {"kind", "oerrors"}}, st.oerrors);
+        pe.add({{"port", n}, {"kind", "rx_nombuf"}}, st.rx_nombuf);
+    }
+    out.push_back(std::move(pp));
+    out.push_back(std::move(pe));
+}
+
 /// Console commands over the running graph (control thread; allocate freely).
 void add_pipeline_commands(net::console& con, const graph& g, sched::reactor_group& rg,
                            const plan_result& plan) {
@@ -462,6 +556,26 @@ int run(const config& cfg, const run_options& opt) {
         PK_WARN("console", "%s", c.err().message.c_str());
     }
 
+    // ---- metrics: Prometheus text format on /metrics ---------------------------------------
+    metrics::registry mreg;
+    metrics::registration mcol;
+    std::unique_ptr<metrics::exporter> exporter;
+    std::string listen = !opt.metrics.empty() ? opt.metrics : (*cfg.metrics.enabled ? *cfg.metrics.listen : "");
+    if (!listen.empty()) {
+        mcol = mreg.add([&cfg, &g, &rg, &plan](std::vector<metrics::family>& out) {
+            collect_metrics(out, cfg, *g, rg, *plan);
+        });
+        auto ex = metrics::exporter::start(mreg, listen);
+        if (!ex) {
+            std::fprintf(stderr, "pktkernel: metrics: %s\n", ex.err().message.c_str());
+            rg.request_stop();
+            sched::dpdk::wait(lcores);
+            return 2;
+        }
+        exporter = std::move(*ex);
+        PK_INFO("metrics", "Prometheus metrics on http://%s/metrics", exporter->address().c_str());
+    }
+
     // ---- control loop -------------------------------------------------------------------
     const std::uint64_t hz = tsc::hz();
     const std::uint64_t t0 = tsc::now();
@@ -515,6 +629,8 @@ int run(const config& cfg, const run_options& opt) {
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     con.reset(); // closes the control socket: no command may look at a stopping graph
+    exporter.reset();
+    mcol = {};
 
     // ---- graceful stop --------------------------------------------------------------------
     for (auto& s : g->stages()) s->quiesce();

@@ -129,7 +129,8 @@ public:
     virtual void drain() noexcept {}
     /// Packets held inside the stage right now (TX buffers, reorder buffers).
     virtual std::uint64_t held() const noexcept { return 0; }
-    /// Stage-specific counters for stats and metrics (control thread; allocates).
+    /// Stage-specific values for stats and metrics (any thread: read atomics or values fixed
+    /// at start(); allocates, so never from the packet path).
     virtual std::vector<std::pair<std::string, std::uint64_t>> extra() const { return {}; }
 
     /// Stops a source producing more packets (graceful stop, first step).
