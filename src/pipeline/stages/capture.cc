@@ -78,6 +78,7 @@ protected:
                 _missed.add(k);
             else
                 _captured.add(k);
+            rte_pktmbuf_free_bulk(copies, k); // DPDK 22.11 writes but does not free the copies
         }
         emit(0, pkts, n);
     }

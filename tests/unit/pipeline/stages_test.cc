@@ -202,6 +202,17 @@ TEST(Generator, SizesSingleListAndRaisedMinimum) {
     }
 }
 
+TEST(Generator, OutOfRangeSizesRejectedAtBuild) {
+    // A size in the list that does not fit a 16-bit length must be rejected, not
+    // silently wrapped (65600 would become 64).
+    for (const char* p : {"sizes: [64, 65600]", "sizes: [70000]", "sizes: [59]", "size: 4000"}) {
+        SCOPED_TRACE(p);
+        env e;
+        std::string err = try_build(e, gen_yaml(std::string(p) + ", count: 10, mbufs: 1023"));
+        EXPECT_NE(err.find("out of range"), std::string::npos) << err;
+    }
+}
+
 TEST(Generator, ZipfSkewsTowardsFlowZeroUniformDoesNot) {
     const int n = 4096, flows = 16;
     auto histogram = [&](const std::string& pop) {
@@ -864,6 +875,10 @@ TEST(UdpEcho, NonMatchingDroppedAsNotEchoAndPortZeroMatchesAny) {
     feed(e["any"], {make_frame(seven), make_frame(other), make_frame(tcp)});
     EXPECT_EQ(e.col("back_any").items.size(), 2u);
     EXPECT_EQ(drops(*e["any"], "not_echo"), 1u);
+    frame bad = make_frame(seven);
+    bad[14] = 0x44; // IHL 4
+    feed(e["echo"], {bad});
+    EXPECT_EQ(drops(*e["echo"], "malformed"), 1u);
 }
 
 // =======================================================================================
@@ -965,6 +980,46 @@ TEST(Capture, WritesPcapngAndPassesOriginalsOn) {
         EXPECT_EQ(passed[i].refcnt, 1) << "the capture holds no reference";
     }
     std::remove(path.c_str());
+    rmdir(dir);
+}
+
+TEST(Capture, MaxPacketsAndCopiesReturnedOverALongRun) {
+    char dir[] = "/tmp/pk_capture_XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    const std::string a = std::string(dir) + "/a.pcapng", b = std::string(dir) + "/b.pcapng";
+    {
+        env e;
+        ASSERT_EQ(try_build(e, "stages:\n"
+                               "  - {name: gen, type: generator, params: {count: 6000, "
+                               "mbufs: 1023}}\n"
+                               "  - {name: cap_t3, type: capture, params: {path: '" +
+                                   a +
+                                   "', max_packets: 10}}\n"
+                                   "  - {name: cap_t4, type: capture, params: {path: '" +
+                                   b +
+                                   "', snaplen: 64}}\n"
+                                   "  - {name: d, type: drop}\n"
+                                   "edges:\n"
+                                   "  - {from: gen, to: cap_t3}\n"
+                                   "  - {from: cap_t3, to: cap_t4}\n"
+                                   "  - {from: cap_t4, to: d}\n"),
+                  "");
+        run_until_idle(*e.g);
+        EXPECT_EQ(drops(*e["d"], "sink"), 6000u) << "every original passed on";
+        auto x3 = e["cap_t3"]->extra(), x4 = e["cap_t4"]->extra();
+        EXPECT_EQ(x3[0].second, 10u) << "max_packets";
+        // More packets than the copy pool holds (4095): copies must go back to it.
+        EXPECT_EQ(x4[0].second, 6000u) << "captured";
+        EXPECT_EQ(x4[1].second, 0u) << "missed";
+    }
+    auto ca = read_pcapng(a), cb = read_pcapng(b);
+    EXPECT_EQ(ca.error, "");
+    EXPECT_EQ(cb.error, "");
+    EXPECT_EQ(ca.packets.size(), 10u);
+    ASSERT_EQ(cb.packets.size(), 6000u);
+    EXPECT_EQ(cb.packets[0].size(), 60u) << "60-byte frames are below the snaplen";
+    std::remove(a.c_str());
+    std::remove(b.c_str());
     rmdir(dir);
 }
 
