@@ -998,8 +998,10 @@ void parser::parse_timer(const node& n, timer_config& t) const {
     name(n, "name", t.name);
     if (duration(n, "interval", t.interval) && t.interval.value.count() <= 0)
         error(t.interval.at, "'interval' must be greater than 0");
-    if (string(n, "action", t.action) && t.action.value.empty())
-        error(t.action.at, "'action' must not be empty");
+    if (string(n, "action", t.action) && t.action.value != "stats" && t.action.value != "flush" &&
+        t.action.value != "service")
+        error(t.action.at, "unknown timer action '" + t.action.value +
+                               "' (allowed: stats, flush, service)");
     if (const node* r = n.find("reactor")) {
         if (r->is_scalar())
             t.reactor = located<std::string>(r->text, r->at);

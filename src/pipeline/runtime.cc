@@ -85,6 +85,61 @@ private:
     std::atomic<bool> _drain_requested{false}, _drained{false};
 };
 
+/// A config `timers:` entry: wakes every `interval` on its reactor (drift-free: the
+/// next deadline is the previous one plus the period) and runs its action there.
+///   stats   — logs the pipeline totals (received, transmitted, dropped, queued)
+///   flush   — flushes every TX buffer of the reactor's port_tx stages now
+///   service — releases broadcast-ring slots every cursor has passed
+class timer_action_task final : public sched::task {
+public:
+    enum class action : std::uint8_t { stats, flush, service };
+    timer_action_task(graph& g, unsigned r, std::string name, action a, std::uint64_t period,
+                      std::vector<stage*> stages)
+        : _g(g), _r(r), _name(std::move(name)), _a(a), _period(period), _stages(std::move(stages)) {}
+
+    sched::poll_result poll(sched::reactor& r) noexcept override {
+        if (_next == 0) {
+            _next = r.now() + _period;
+        } else {
+            run();
+            _fired.add(1);
+            _next += _period;
+            if (_next <= r.now()) _next = r.now() + _period; // late by more than a period
+        }
+        r.sleep_until(*this, _next);
+        return sched::poll_result::wait(1);
+    }
+    std::uint64_t fired() const noexcept { return _fired.load(); }
+
+private:
+    void run() noexcept {
+        switch (_a) {
+        case action::stats: {
+            std::uint64_t rx = 0, tx = 0, dr = 0;
+            for (auto& s : _g.stages()) {
+                rx += s->counters().produced.load();
+                tx += s->counters().transmitted.load();
+                dr += s->dropped_total();
+            }
+            PK_INFO("timer", "%s: received %" PRIu64 " transmitted %" PRIu64 " dropped %" PRIu64
+                             " queued %" PRIu64, _name.c_str(), rx, tx, dr, _g.queued());
+            break;
+        }
+        case action::flush:
+            for (auto* s : _stages) s->tick(UINT64_MAX);
+            break;
+        case action::service: _g.service(_r); break;
+        }
+    }
+    graph& _g;
+    unsigned _r;
+    std::string _name;
+    action _a;
+    std::uint64_t _period, _next = 0;
+    std::vector<stage*> _stages;
+    sched::counter _fired;
+};
+
 // ---------------------------------------------------------------------------------------
 // Plan
 
@@ -175,6 +230,44 @@ result<std::vector<unsigned>> place_stages(const config& cfg, const plan_result&
                                                                      std::to_string(p.reactors.size()) + " reactors)")));
     }
     return where;
+}
+
+struct timer_plan {
+    std::string name;
+    unsigned reactor = 0;
+    timer_action_task::action act{};
+    std::uint64_t period = 0; ///< TSC cycles
+};
+
+/// The config's timers on reactors, actions checked before anything starts.
+result<std::vector<timer_plan>> place_timers(const config& cfg, const plan_result& p) {
+    std::vector<timer_plan> out;
+    for (auto& tc : cfg.timers) {
+        timer_plan t;
+        t.name = *tc.name;
+        const std::string& a = *tc.action;
+        if (a == "stats") t.act = timer_action_task::action::stats;
+        else if (a == "flush") t.act = timer_action_task::action::flush;
+        else if (a == "service") t.act = timer_action_task::action::service;
+        else
+            return make_error(errc::invalid_argument,
+                              format(cfg.error_at(tc.action.at, "unknown timer action '" + a +
+                                                                    "' (allowed: stats, flush, service)")));
+        const std::string& ref = *tc.reactor;
+        bool found = ref.empty();
+        for (unsigned i = 0; i < p.reactors.size() && !found; ++i)
+            if (p.reactors[i].name == ref || std::to_string(i) == ref) {
+                t.reactor = i;
+                found = true;
+            }
+        if (!found)
+            return make_error(errc::invalid_argument,
+                              format(cfg.error_at(tc.reactor.at, "timer '" + t.name + "' names reactor '" +
+                                                                     ref + "', which the plan does not have")));
+        t.period = tsc::from_ns(static_cast<std::uint64_t>(tc.interval->count()));
+        out.push_back(std::move(t));
+    }
+    return out;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -469,6 +562,11 @@ int run(const config& cfg, const run_options& opt) {
         std::fprintf(stderr, "%s\n", where.err().message.c_str());
         return 2;
     }
+    auto timers = place_timers(cfg, *plan);
+    if (!timers) {
+        std::fprintf(stderr, "%s\n", timers.err().message.c_str());
+        return 2;
+    }
 
     net::eal_config ec;
     ec.lcores = plan->eal_lcores;
@@ -502,6 +600,7 @@ int run(const config& cfg, const run_options& opt) {
     std::vector<std::unique_ptr<stage_net_source>> rx;
     std::vector<std::unique_ptr<poll_task>> tasks;
     std::vector<std::unique_ptr<housekeeping_task>> hk;
+    std::vector<std::unique_ptr<timer_action_task>> ticks;
     for (unsigned r = 0; r < rg.size(); ++r) {
         std::vector<stage*> mine;
         for (std::size_t i = 0; i < g->stages().size(); ++i) {
@@ -522,6 +621,11 @@ int run(const config& cfg, const run_options& opt) {
             tasks.push_back(std::make_unique<poll_task>(nullptr, e));
             rg[r].spawn(*tasks.back(), {.bucket = static_cast<std::uint8_t>(*sc.priority)});
         }
+        for (auto& t : *timers)
+            if (t.reactor == r) {
+                ticks.push_back(std::make_unique<timer_action_task>(*g, r, t.name, t.act, t.period, mine));
+                rg[r].spawn(*ticks.back(), {.bucket = 0});
+            }
         hk.push_back(std::make_unique<housekeeping_task>(*g, r, std::move(mine)));
         rg[r].spawn(*hk.back(), {.bucket = 0});
     }

@@ -190,8 +190,11 @@ const broken cases[] = {
      "edges:\n  - {from: a, to: b}\n  - {from: a.out, to: b, size: 64}\n",
      "t.yaml:6:5: duplicate edge a.out -> b (first at 5:5)"},
     {"duplicate timer name",
-     "timers:\n  - {name: t, interval: 1s, action: a}\n  - {name: t, interval: 2s, action: b}\n",
+     "timers:\n  - {name: t, interval: 1s, action: stats}\n  - {name: t, interval: 2s, action: flush}\n",
      "t.yaml:3:12: duplicate timer name 't' (first defined at 2:12)"},
+    {"unknown timer action",
+     "timers:\n  - {name: t, interval: 1s, action: explode}\n",
+     "t.yaml:2:37: unknown timer action 'explode' (allowed: stats, flush, service)"},
 
     // --- dangling references
     {"edge to unknown stage (suggestion)",
@@ -357,7 +360,7 @@ edges:
   - {from: swap, to: tx}
   - {from: a, to: b, queue: ring}
 timers:
-  - {name: t, interval: 10, action: x}
+  - {name: t, interval: 10, action: stats}
 metrics: {listen: "localhost"}
 )";
     auto r = load_string(yaml, "bad.yaml");
