@@ -38,11 +38,20 @@ PK_ALWAYS_INLINE std::uint16_t push_with_policy(Push&& push, rte_mbuf** pkts, st
     return k;
 }
 
+/// Frees every packet left in a queue (teardown; the consumer side of q).
+template <typename Q>
+void free_all(Q& q) noexcept {
+    rte_mbuf* b[burst_size];
+    while (auto n = q.pop_burst(b, burst_size)) rte_pktmbuf_free_bulk(b, static_cast<unsigned>(n));
+}
+
 /// link / channel across reactors: one SPSC ring, one producer stage, one consumer.
 class link_edge final : public graph::edge, public edge_sink, public edge_source {
 public:
     link_edge(std::size_t size, stage& target, bool backpressure, const std::atomic<bool>& abort)
         : _q(size), _target(target), _bp(backpressure), _abort(abort) {}
+    /// A graph torn down without a graceful stop still returns what its queues hold.
+    ~link_edge() override { free_all(_q); }
 
     std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept override {
         return push_with_policy([this](rte_mbuf** p, std::uint16_t k) { return _q.push_burst(p, k); },
@@ -70,6 +79,10 @@ class sub_edge final : public graph::edge, public edge_source {
 public:
     sub_edge(std::size_t size, stage& target, bool backpressure, const std::atomic<bool>& abort)
         : _q(size), _target(target), _bp(backpressure), _abort(abort) {}
+    ~sub_edge() override {
+        _producers.clear(); // close the lanes first
+        free_all(_q);
+    }
 
     /// One producer handle per incoming edge.
     class producer final : public edge_sink {

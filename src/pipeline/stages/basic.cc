@@ -116,8 +116,11 @@ private:
     void refill(std::uint64_t now) noexcept {
         double add = static_cast<double>(now - _last) * _per_cycle;
         _last = now;
-        std::uint64_t t = _tokens + static_cast<std::uint64_t>(add);
-        _tokens = t > _depth ? _depth : t;
+        if (add >= static_cast<double>(_depth - _tokens)) { // also keeps the cast in range
+            _tokens = _depth;
+            return;
+        }
+        _tokens += static_cast<std::uint64_t>(add);
     }
     unsigned _exceed, _r_exceeded;
     bool _bytes_mode;

@@ -47,8 +47,14 @@ public:
         _mbufs = static_cast<unsigned>(p.integer_or("mbufs", 16383));
         _rng.s = static_cast<std::uint64_t>(p.integer_or("seed", 1)) * 0x9E3779B97F4A7C15ull | 1;
         if (auto* sizes = p.find("sizes"); sizes && sizes->is_sequence()) {
-            for (auto& it : sizes->items)
-                if (auto v = to_integer(it)) _sizes.push_back(static_cast<std::uint16_t>(*v));
+            for (auto& it : sizes->items) {
+                auto v = to_integer(it);
+                if (!v || *v < 60 || *v > max_size) {
+                    _bad_size = it.text;
+                    continue;
+                }
+                _sizes.push_back(static_cast<std::uint16_t>(*v));
+            }
         } else if (p.string_or("sizes", "") == "imix") {
             // Simple IMIX: 7 x 64, 4 x 570, 1 x 1518 (frame sizes incl. FCS).
             for (int i = 0; i < 7; ++i) _sizes.push_back(60);
@@ -77,12 +83,11 @@ public:
         auto mp = owner()->mempool(static_cast<int>(rte_socket_id()), _mbufs);
         if (!mp) return mp.err();
         _pool = *mp;
-        for (auto s : _sizes)
-            if (s < 60 || s > RTE_MBUF_DEFAULT_DATAROOM)
-                return make_error(errc::invalid_argument,
-                                  "generator '" + name() + "': packet size " + std::to_string(s) +
-                                      " out of range [60, " +
-                                      std::to_string(RTE_MBUF_DEFAULT_DATAROOM) + "]");
+        if (!_bad_size.empty())
+            return make_error(errc::invalid_argument,
+                              "generator '" + name() + "': packet size '" + _bad_size +
+                                  "' in sizes is out of range (an integer in [60, " +
+                                  std::to_string(max_size) + "])");
         _last = tsc::now();
         _per_cycle = _rate / static_cast<double>(tsc::hz());
         return {};
@@ -124,6 +129,8 @@ protected:
     void process(rte_mbuf** pkts, std::uint16_t n) noexcept override { emit(0, pkts, n); }
 
 private:
+    static constexpr std::int64_t max_size = RTE_MBUF_DEFAULT_DATAROOM; ///< one segment
+
     /// Headers plus the 12-byte flow id + sequence: smaller sizes are raised to this.
     static std::uint16_t min_size(int family, std::uint8_t proto) noexcept {
         return static_cast<std::uint16_t>(
@@ -227,6 +234,7 @@ private:
     unsigned _mbufs;
     rng _rng{};
     std::vector<std::uint16_t> _sizes;
+    std::string _bad_size; ///< a `sizes` entry out of range, reported by start()
     std::vector<double> _cdf;
     std::vector<std::uint64_t> _seq;
     rte_mempool* _pool = nullptr;
@@ -243,7 +251,7 @@ void register_generator(registry& r) {
                 p_num("rate_pps", 0, INT64_MAX),
                 p_int("count", 0, INT64_MAX),
                 p_int("burst", 1, burst_size),
-                p_int("size", 60, 9000),
+                p_int("size", 60, RTE_MBUF_DEFAULT_DATAROOM),
                 p_of("sizes", param_type::any),
                 p_choice("popularity", {"uniform", "zipf"}),
                 p_num("zipf_s", 0, 10),
