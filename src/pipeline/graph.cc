@@ -45,18 +45,15 @@ void free_all(Q& q) noexcept {
     while (auto n = q.pop_burst(b, burst_size)) rte_pktmbuf_free_bulk(b, static_cast<unsigned>(n));
 }
 
-/// link / channel across reactors: one SPSC ring, one producer stage, one consumer.
-class link_edge final : public graph::edge, public edge_sink, public edge_source {
+/// The consumer end shared by link and sub edges: pops bursts from Q and hands them to
+/// the target stage; a torn-down graph (no graceful stop) still frees what Q holds.
+template <typename Q>
+class queue_edge : public graph::edge, public edge_source {
 public:
-    link_edge(std::size_t size, stage& target, bool backpressure, const std::atomic<bool>& abort)
+    queue_edge(std::size_t size, stage& target, bool backpressure, const std::atomic<bool>& abort)
         : _q(size), _target(target), _bp(backpressure), _abort(abort) {}
-    /// A graph torn down without a graceful stop still returns what its queues hold.
-    ~link_edge() override { free_all(_q); }
+    ~queue_edge() override { free_all(_q); }
 
-    std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept override {
-        return push_with_policy([this](rte_mbuf** p, std::uint16_t k) { return _q.push_burst(p, k); },
-                                pkts, n, _bp, _abort);
-    }
     std::uint32_t poll() noexcept override {
         rte_mbuf* b[burst_size];
         auto n = static_cast<std::uint16_t>(_q.pop_burst(b, burst_size));
@@ -66,23 +63,31 @@ public:
     std::uint64_t queued() const noexcept override { return _q.size(); }
     stage& target() const noexcept override { return _target; }
 
-private:
-    queue::link<rte_mbuf*> _q;
+protected:
+    Q _q;
     stage& _target;
     bool _bp;
     const std::atomic<bool>& _abort;
 };
 
-/// sub: several producers (on any reactors) into one consumer, multicursor form: one
-/// SPSC lane per producer, polled by the consumer — no CAS on the hot path.
-class sub_edge final : public graph::edge, public edge_source {
+/// link / channel across reactors: one SPSC ring, one producer stage, one consumer.
+class link_edge final : public queue_edge<queue::link<rte_mbuf*>>, public edge_sink {
 public:
-    sub_edge(std::size_t size, stage& target, bool backpressure, const std::atomic<bool>& abort)
-        : _q(size), _target(target), _bp(backpressure), _abort(abort) {}
-    ~sub_edge() override {
-        _producers.clear(); // close the lanes first
-        free_all(_q);
+    using queue_edge::queue_edge;
+    std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept override {
+        return push_with_policy([this](rte_mbuf** p, std::uint16_t k) { return _q.push_burst(p, k); },
+                                pkts, n, _bp, _abort);
     }
+};
+
+/// sub: several producers (on any reactors) into one consumer, multicursor form: one
+/// SPSC lane per producer, polled by the consumer — no CAS on the hot path. Lanes are
+/// opened at build and closed only at teardown, so queued() may be read from the
+/// control thread while the pipeline runs.
+class sub_edge final : public queue_edge<queue::multicursor<rte_mbuf*>> {
+public:
+    using queue_edge::queue_edge;
+    ~sub_edge() override { _producers.clear(); } // close the lanes; the base drains them
 
     /// One producer handle per incoming edge.
     class producer final : public edge_sink {
@@ -103,20 +108,8 @@ public:
         _producers.push_back(std::make_unique<producer>(*this));
         return _producers.back().get();
     }
-    std::uint32_t poll() noexcept override {
-        rte_mbuf* b[burst_size];
-        auto n = static_cast<std::uint16_t>(_q.pop_burst(b, burst_size));
-        if (n) _target.receive(b, n);
-        return n;
-    }
-    std::uint64_t queued() const noexcept override { return _q.size(); }
-    stage& target() const noexcept override { return _target; }
 
 private:
-    queue::multicursor<rte_mbuf*> _q;
-    stage& _target;
-    bool _bp;
-    const std::atomic<bool>& _abort;
     std::vector<std::unique_ptr<producer>> _producers;
 };
 

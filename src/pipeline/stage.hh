@@ -167,6 +167,15 @@ protected:
         }
     }
     PK_ALWAYS_INLINE void emit_one(unsigned output, rte_mbuf* m) noexcept { emit(output, &m, 1); }
+    /// Emits on `output` when an edge leaves it, else drops under `reason` (an optional
+    /// side output such as filter's "miss": unconnected means "not wanted").
+    PK_ALWAYS_INLINE void emit_or_drop(unsigned output, unsigned reason, rte_mbuf** pkts,
+                                       std::uint16_t n) noexcept {
+        if (_routes[output].direct || _routes[output].edge)
+            emit(output, pkts, n);
+        else
+            drop(reason, pkts, n);
+    }
 
     /// Frees packets and counts them under `reason`.
     PK_ALWAYS_INLINE void drop(unsigned reason, rte_mbuf** pkts, std::uint16_t n) noexcept {

@@ -104,12 +104,7 @@ protected:
             }
         }
         emit(0, pass, np);
-        if (no) {
-            if (route_of(_exceed).direct || route_of(_exceed).edge)
-                emit(_exceed, over, no);
-            else
-                drop(_r_exceeded, over, no);
-        }
+        emit_or_drop(_exceed, _r_exceeded, over, no);
     }
 
 private:

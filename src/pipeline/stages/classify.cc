@@ -158,12 +158,7 @@ protected:
                 miss[nm++] = m;
         }
         emit(0, hit, nh);
-        if (nm) {
-            if (route_of(_miss).direct || route_of(_miss).edge)
-                emit(_miss, miss, nm);
-            else
-                drop(_r_filtered, miss, nm);
-        }
+        emit_or_drop(_miss, _r_filtered, miss, nm);
     }
 
 private:
@@ -328,12 +323,7 @@ protected:
             hit[nh++] = m;
         }
         emit(0, hit, nh);
-        if (nm) {
-            if (route_of(_miss).direct || route_of(_miss).edge)
-                emit(_miss, miss, nm);
-            else
-                drop(_r_not_echo, miss, nm);
-        }
+        emit_or_drop(_miss, _r_not_echo, miss, nm);
     }
 
 private:
