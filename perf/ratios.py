@@ -29,7 +29,7 @@ BOUNDS = [
     ("reactor_empty_round/pktkernel", "cycles", 100, "cycles", "reactor_empty_round/dpdk_loop"),
     ("reactor_message_rtt/pktkernel", "rtt_ns", 1000, "ns", "reactor_message_rtt/rte_ring"),
     ("reactor_spawn/pktkernel", "cycles", None, "cycles", None),
-    ("timer_expire/pktkernel", "bytes_per_timer", 32, "bytes", None),
+    ("timer_schedule_cancel/pktkernel", "bytes_per_timer", 32, "bytes", None),
 ]
 
 
