@@ -90,6 +90,7 @@ public:
                                   std::to_string(max_size) + "])");
         _last = tsc::now();
         _per_cycle = _rate / static_cast<double>(tsc::hz());
+        _depth = std::max(static_cast<double>(_burst), _rate / 1000.0);
         return {};
     }
 
@@ -102,8 +103,9 @@ public:
         }
         if (_rate > 0) {
             std::uint64_t now = tsc::now();
-            _tokens = std::min(_tokens + static_cast<double>(now - _last) * _per_cycle,
-                               static_cast<double>(_burst));
+            // Credit up to 1 ms of traffic: a reactor that was descheduled (several
+            // reactors sharing a CPU) catches up in bursts instead of losing its rate.
+            _tokens = std::min(_tokens + static_cast<double>(now - _last) * _per_cycle, _depth);
             _last = now;
             if (_tokens < 1.0) return 0;
             n = static_cast<std::uint16_t>(std::min<double>(n, _tokens));
@@ -228,7 +230,7 @@ private:
 
     std::uint32_t _flows;
     int _family_mode, _proto_mode;
-    double _rate, _per_cycle = 0, _tokens = 0;
+    double _rate, _per_cycle = 0, _tokens = 0, _depth = 0;
     std::uint64_t _limit, _made = 0, _last = 0;
     std::uint16_t _burst;
     unsigned _mbufs;
