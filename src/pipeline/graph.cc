@@ -414,6 +414,19 @@ std::uint32_t graph::service(unsigned reactor) noexcept {
     return w;
 }
 
+void graph::settle() noexcept {
+    for (int pass = 0; pass < 1000; ++pass) {
+        std::uint64_t moved = 0;
+        for (unsigned r = 0; r < _sources.size(); ++r) {
+            moved += service(r);
+            for (auto* e : _sources[r]) moved += e->poll();
+        }
+        for (auto& s : _stages) s->drain();
+        if (moved == 0) break;
+    }
+    for (unsigned r = 0; r < _sources.size(); ++r) service(r);
+}
+
 status graph::start_ports() {
     for (std::size_t i = 0; i < _ports.size(); ++i)
         if (auto s = _ports[i]->start(); !s)

@@ -90,6 +90,10 @@ public:
     /// slots); the runtime calls it from the publishing reactor.
     std::uint32_t service(unsigned reactor) noexcept;
 
+    /// After the reactors have stopped (single-threaded from here on): polls every queue
+    /// consumer and broadcast ring until nothing moves, then drains every stage.
+    void settle() noexcept;
+
     /// Starts ports (after every stage's start()).
     status start_ports();
     status stop_ports();

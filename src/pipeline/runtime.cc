@@ -634,6 +634,24 @@ int run(const config& cfg, const run_options& opt) {
         std::fprintf(stderr, "pktkernel: %s\n", s.err().message.c_str());
         return 1;
     }
+    // ---- metrics: Prometheus text format on /metrics ---------------------------------------
+    metrics::registry mreg;
+    metrics::registration mcol;
+    std::unique_ptr<metrics::exporter> exporter;
+    std::string listen = !opt.metrics.empty() ? opt.metrics : (*cfg.metrics.enabled ? *cfg.metrics.listen : "");
+    if (!listen.empty()) {
+        mcol = mreg.add([&cfg, &g, &rg, &plan](std::vector<metrics::family>& out) {
+            collect_metrics(out, cfg, *g, rg, *plan);
+        });
+        auto ex = metrics::exporter::start(mreg, listen);
+        if (!ex) {
+            std::fprintf(stderr, "pktkernel: metrics: %s\n", ex.err().message.c_str());
+            return 2;
+        }
+        exporter = std::move(*ex);
+        PK_INFO("metrics", "Prometheus metrics on http://%s/metrics", exporter->address().c_str());
+    }
+
     std::vector<unsigned> lcores;
     for (auto& r : plan->reactors) lcores.push_back(r.lcore);
     if (auto s = sched::dpdk::launch(rg, lcores); !s) {
@@ -658,26 +676,6 @@ int run(const config& cfg, const run_options& opt) {
             (void)con->attach_stdin();
     } else {
         PK_WARN("console", "%s", c.err().message.c_str());
-    }
-
-    // ---- metrics: Prometheus text format on /metrics ---------------------------------------
-    metrics::registry mreg;
-    metrics::registration mcol;
-    std::unique_ptr<metrics::exporter> exporter;
-    std::string listen = !opt.metrics.empty() ? opt.metrics : (*cfg.metrics.enabled ? *cfg.metrics.listen : "");
-    if (!listen.empty()) {
-        mcol = mreg.add([&cfg, &g, &rg, &plan](std::vector<metrics::family>& out) {
-            collect_metrics(out, cfg, *g, rg, *plan);
-        });
-        auto ex = metrics::exporter::start(mreg, listen);
-        if (!ex) {
-            std::fprintf(stderr, "pktkernel: metrics: %s\n", ex.err().message.c_str());
-            rg.request_stop();
-            sched::dpdk::wait(lcores);
-            return 2;
-        }
-        exporter = std::move(*ex);
-        PK_INFO("metrics", "Prometheus metrics on http://%s/metrics", exporter->address().c_str());
     }
 
     // ---- control loop -------------------------------------------------------------------
@@ -756,6 +754,10 @@ int run(const config& cfg, const run_options& opt) {
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
     rg.request_stop();
     sched::dpdk::wait(lcores);
+    // The reactors have exited: this thread is the only one left touching the graph.
+    // Anything a source emitted between the queue check and its quiesce is moved on
+    // and drained here, so the final account ends with nothing queued.
+    g->settle();
     double elapsed = tsc::to_seconds(tsc::now() - t0);
 
     totals t = sum(*g);
