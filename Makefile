@@ -14,7 +14,10 @@ MESON_TEST_ARGS ?=
 PACKAGES := build-essential pkg-config python3 meson ninja-build \
             dpdk dpdk-dev libdpdk-dev libhwloc-dev libyaml-cpp-dev libgtest-dev \
             libbenchmark-dev libcivetweb-dev liburing-dev libpcap-dev \
-            prometheus python3-matplotlib
+            prometheus python3-matplotlib \
+            socat clang libclang-rt-14-dev
+# socat: the console must work with a plain socat client (tested);
+# clang + libclang-rt-14-dev: the libFuzzer target for the packet parser (fuzz suite).
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
