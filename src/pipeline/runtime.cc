@@ -610,6 +610,7 @@ int run(const config& cfg, const run_options& opt) {
             if (!s->is_source()) continue;
             if (s->type() == "port_rx") {
                 rx.push_back(std::make_unique<stage_net_source>(*s));
+                rx.back()->bucket = static_cast<std::int32_t>(*cfg.stages[i].priority);
                 rg[r].add_net(*rx.back());
             } else {
                 tasks.push_back(std::make_unique<poll_task>(s, nullptr));

@@ -41,6 +41,12 @@ public:
     virtual void begin_round() noexcept = 0;
     /// The next task to poll and how many polls it gets, at most `budget`.
     [[nodiscard]] virtual selection select(std::uint64_t budget) noexcept = 0;
+    /// Burst polls per round for a NET/EXT source placed in `bucket` (a source with a
+    /// bucket gets the share a saturated task of that bucket would get).
+    [[nodiscard]] virtual std::uint32_t source_polls(unsigned bucket) const noexcept {
+        (void)bucket;
+        return 1;
+    }
     /// After polling t `polls` times for `work` items (t still enqueued).
     virtual void charge(task& t, std::uint32_t polls, std::uint64_t work) noexcept {
         (void)t, (void)polls, (void)work;
@@ -84,6 +90,9 @@ public:
     explicit weighted_priority(const discipline_config& cfg);
     const char* name() const noexcept override { return "weighted_priority"; }
     unsigned buckets() const noexcept override { return _nb; }
+    std::uint32_t source_polls(unsigned bucket) const noexcept override {
+        return _polls[bucket < _nb ? bucket : _nb - 1];
+    }
     void begin_round() noexcept override;
     selection select(std::uint64_t budget) noexcept override;
     void enqueue(task& t, bool waking) noexcept override;
@@ -109,6 +118,7 @@ class round_robin final : public discipline {
 public:
     explicit round_robin(const discipline_config& cfg) : _quantum(cfg.quantum ? cfg.quantum : 1) {}
     const char* name() const noexcept override { return "round_robin"; }
+    std::uint32_t source_polls(unsigned) const noexcept override { return _quantum; }
     void begin_round() noexcept override { _cursor = _list.front(); }
     selection select(std::uint64_t budget) noexcept override;
     void enqueue(task& t, bool) noexcept override { _list.push_back(t); }
@@ -126,6 +136,7 @@ class tree_discipline final : public discipline {
 public:
     explicit tree_discipline(const discipline_config& cfg);
     const char* name() const noexcept override { return "tree"; }
+    std::uint32_t source_polls(unsigned) const noexcept override { return _quantum; }
     void begin_round() noexcept override { _left = _heap.size(); }
     selection select(std::uint64_t budget) noexcept override;
     void charge(task& t, std::uint32_t polls, std::uint64_t work) noexcept override;

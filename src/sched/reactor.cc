@@ -126,7 +126,10 @@ bool reactor::run_once() noexcept {
     }
     for (net_source* s : _net) {
         std::uint64_t n = 0;
-        for (std::uint32_t k = 0; k < s->polls_per_round; ++k) {
+        const std::uint32_t polls = s->bucket >= 0
+                                        ? _disc->source_polls(static_cast<unsigned>(s->bucket))
+                                        : s->polls_per_round;
+        for (std::uint32_t k = 0; k < polls; ++k) {
             const std::uint32_t got = s->poll_burst(*this, _cfg.net_burst);
             _ctr.source_polls[src_idx(source_kind::net)].add();
             n += got;
@@ -137,7 +140,10 @@ bool reactor::run_once() noexcept {
     }
     for (ext_source* s : _ext) {
         std::uint64_t n = 0;
-        for (std::uint32_t k = 0; k < s->polls_per_round; ++k) {
+        const std::uint32_t polls = s->bucket >= 0
+                                        ? _disc->source_polls(static_cast<unsigned>(s->bucket))
+                                        : s->polls_per_round;
+        for (std::uint32_t k = 0; k < polls; ++k) {
             const std::uint32_t got = s->poll_burst(*this, _cfg.ext_burst);
             _ctr.source_polls[src_idx(source_kind::ext)].add();
             n += got;

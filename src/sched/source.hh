@@ -20,8 +20,11 @@ public:
     /// Owner reactor thread only. Handle up to max items; return how many.
     virtual std::uint32_t poll_burst(reactor& r, std::uint32_t max) noexcept = 0;
     [[nodiscard]] virtual const char* name() const noexcept { return "source"; }
-    /// Burst calls per round (the source's share of the reactor).
+    /// Burst calls per round (the source's share of the reactor) when `bucket` < 0.
     std::uint32_t polls_per_round = 1;
+    /// Priority bucket: when >= 0 the reactor's discipline decides the share
+    /// (weighted priority: polls[bucket] bursts per round, as a task of that bucket).
+    std::int32_t bucket = -1;
 };
 
 /// NET: a NIC RX queue (or any packet input). Filled in by the packet-I/O layer.

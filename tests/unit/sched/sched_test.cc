@@ -569,3 +569,30 @@ TEST(sched_disk, io_uring_write_then_read) {
     EXPECT_GE(r.counters().source_work[static_cast<unsigned>(source_kind::disk)].load(), 2u);
     ::close(fd);
 }
+
+// A source placed in a priority bucket gets the share the discipline gives that bucket:
+// under weighted priority [10,6,3,1], polls[bucket] bursts per round while saturated.
+TEST(sched_reactor, discipline_decides_a_bucketed_source_share) {
+    struct saturated final : net_source {
+        std::uint32_t poll_burst(reactor&, std::uint32_t max) noexcept override { return max; }
+    };
+    for (auto [bucket, polls] : {std::pair{0, 10u}, {1, 6u}, {2, 3u}, {3, 1u}}) {
+        reactor_group g(1);
+        saturated s;
+        s.bucket = bucket;
+        g[0].add_net(s);
+        g[0].run_once();
+        EXPECT_EQ(g[0].counters().source_polls[static_cast<unsigned>(source_kind::net)].load(), polls)
+            << "bucket " << bucket;
+    }
+    // Round-robin: every source gets the quantum.
+    reactor_config rr;
+    rr.discipline.kind = discipline_kind::round_robin;
+    rr.discipline.quantum = 2;
+    reactor_group g(1, rr);
+    saturated s;
+    s.bucket = 0;
+    g[0].add_net(s);
+    g[0].run_once();
+    EXPECT_EQ(g[0].counters().source_polls[static_cast<unsigned>(source_kind::net)].load(), 2u);
+}
