@@ -39,8 +39,10 @@ def check_accounting(stats, name):
 def shipped(binary, root, name):
     with tempfile.TemporaryDirectory() as d:
         js = os.path.join(d, "stats.json")
+        # A free port for /metrics: 9100 may be taken on the test machine (node_exporter).
         code, out, err = run(binary, ["--config", os.path.join(root, "pipelines", name + ".yaml"),
-                                      "--duration", "2.5", "--stats-json", js])
+                                      "--duration", "2.5", "--stats-json", js,
+                                      "--metrics", f"127.0.0.1:{free_port()}"])
         assert code == 0, f"exit {code}\n{out}\n{err}"
         lines = [l for l in out.splitlines() if "Mpps" in l]
         assert len(lines) >= 2, f"expected a status line a second:\n{out}"
@@ -132,7 +134,8 @@ def console(binary, root):
         sock = os.path.join(d, "ctl.sock")
         yml = os.path.join(d, "default.yaml")
         open(yml, "w").write(re.sub(r"socket: [^\s]+", "socket: " + sock, src))
-        p = subprocess.Popen([binary, "--config", yml, "--duration", "60"], stdin=subprocess.DEVNULL,
+        p = subprocess.Popen([binary, "--config", yml, "--duration", "60",
+                              "--metrics", f"127.0.0.1:{free_port()}"], stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             import time
