@@ -627,8 +627,9 @@ int run(const config& cfg, const run_options& opt) {
                 ticks.push_back(std::make_unique<timer_action_task>(*g, r, t.name, t.act, t.period, mine));
                 rg[r].spawn(*ticks.back(), {.bucket = 0});
             }
+        // Once a round is enough for TX deadlines and ring release: the lowest bucket.
         hk.push_back(std::make_unique<housekeeping_task>(*g, r, std::move(mine)));
-        rg[r].spawn(*hk.back(), {.bucket = 0});
+        rg[r].spawn(*hk.back(), {.bucket = static_cast<std::uint8_t>(priority_buckets - 1)});
     }
 
     if (auto s = g->start_ports(); !s) {
