@@ -404,8 +404,11 @@ std::size_t console::run_once() noexcept {
 }
 
 void console::run_for(std::chrono::milliseconds d) {
+    // Keeps serving after `quit` (the application decides when to stop): a reply still
+    // buffered, or a client's EOF arriving after its `quit`, must still be handled, or
+    // that client waits for a close that never comes.
     auto end = std::chrono::steady_clock::now() + d;
-    while (!_quit) {
+    for (;;) {
         auto now = std::chrono::steady_clock::now();
         if (now >= end) break;
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - now);
