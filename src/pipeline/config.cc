@@ -986,6 +986,10 @@ void parser::parse_edge(const node& n, edge_config& e) const {
     enumeration(n, "queue", e.queue, queue_choices);
     pow2(n, "size", e.size, 2, 1 << 24);
     enumeration(n, "overflow", e.overflow, overflow_choices);
+    if (e.overflow.given() && *e.overflow == overflow_policy::evict && *e.queue != queue_kind::pub)
+        error(e.overflow.at, "overflow 'evict' applies to pub edges only (a lagging subscriber "
+                             "jumps ahead); a " + std::string(to_string(*e.queue)) +
+                                 " edge takes drop or backpressure");
     boolean(n, "allow_cycle", e.allow_cycle);
 }
 
