@@ -651,7 +651,6 @@ int run(const config& cfg, const run_options& opt) {
             return 2;
         }
         exporter = std::move(*ex);
-        PK_INFO("metrics", "Prometheus metrics on http://%s/metrics", exporter->address().c_str());
     }
 
     std::vector<unsigned> lcores;
