@@ -99,7 +99,10 @@ def forward_pcap(binary, root):
         yml = os.path.join(d, "forward-pcap.yaml")
         open(yml, "w").write(cfg)
         js = os.path.join(d, "stats.json")
-        code, out, err = run(binary, ["--config", yml, "--duration", "2", "--stats-json", js])
+        try:
+            code, out, err = run(binary, ["--config", yml, "--duration", "2", "--stats-json", js])
+        finally:  # EAL leaves its runtime directory behind for a named file prefix
+            subprocess.run(["rm", "-rf", f"/var/run/dpdk/pk-fwd-{os.getpid()}"], check=False)
         assert code == 0, f"exit {code}\n{out}\n{err}"
         stats = json.load(open(js))
         check_accounting(stats, "forward-pcap")
