@@ -6,6 +6,7 @@
 //   3. testpmd restarts in txonly mode: the link comes back up on the same port and
 //      testpmd's own packets arrive; our TX towards it is accepted again.
 // testpmd's path comes from $PK_TESTPMD (meson sets it); skipped when absent.
+#include <filesystem>
 #include <csignal>
 #include <cstdlib>
 #include <string>
@@ -74,7 +75,12 @@ struct testpmd {
         if (stdin_w >= 0) ::close(stdin_w);
         stdin_w = -1;
     }
-    ~testpmd() { kill_hard(); }
+    ~testpmd() {
+        kill_hard();
+        // A killed testpmd leaves its EAL runtime directory behind.
+        std::error_code ec;
+        std::filesystem::remove_all("/var/run/dpdk/pk-gen-" + std::to_string(::getpid()), ec);
+    }
 };
 
 rte_mbuf* make_mbuf(rte_mempool* mp, const std::vector<std::uint8_t>& bytes) {
