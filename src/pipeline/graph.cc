@@ -92,20 +92,25 @@ public:
     /// One producer handle per incoming edge.
     class producer final : public edge_sink {
     public:
-        producer(sub_edge& e) : _e(e), _p(e._q.add_producer()) {}
+        producer(sub_edge& e, bool wait) : _e(e), _p(e._q.add_producer()), _wait(wait) {}
+        bool valid() const noexcept { return _p.valid(); }
         std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept override {
             return push_with_policy(
                 [this](rte_mbuf** p, std::uint16_t k) { return _p.push_burst(p, k); }, pkts, n,
-                _e._bp, _e._abort);
+                _wait, _e._abort);
         }
 
     private:
         sub_edge& _e;
         queue::multicursor<rte_mbuf*>::producer _p;
+        bool _wait; ///< backpressure, and the consumer runs elsewhere (see wait_for_room)
     };
 
-    edge_sink* add_producer() {
-        _producers.push_back(std::make_unique<producer>(*this));
+    /// nullptr when every lane is taken (multicursor's default: 64 producers).
+    edge_sink* add_producer(bool wait) {
+        auto p = std::make_unique<producer>(*this, wait);
+        if (!p->valid()) return nullptr;
+        _producers.push_back(std::move(p));
         return _producers.back().get();
     }
 
@@ -161,7 +166,10 @@ public:
         sched::counter _delivered;
     };
 
-    cursor* add_subscriber(stage& target) {
+    /// `wait` false: the publisher must never wait for this subscriber (it runs on the
+    /// publisher's reactor, or the edge closes a cycle), so the ring never waits.
+    cursor* add_subscriber(stage& target, bool wait) {
+        if (!wait) _bp = false;
         _cursors.push_back(std::make_unique<cursor>(*this, target));
         return _cursors.back()->valid() ? _cursors.back().get() : nullptr;
     }
@@ -282,6 +290,7 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
 
     // Broadcast rings are shared by every pub edge leaving the same output.
     std::map<std::pair<stage*, unsigned>, pub_ring*> pubs;
+    std::map<std::pair<stage*, unsigned>, const edge_config*> pub_first;
     std::map<stage*, sub_edge*> subs;
     for (auto& ec : cfg.edges) {
         stage* from = g->find_stage(ec.from_stage);
@@ -296,12 +305,28 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
         auto o = static_cast<unsigned>(out);
         const route& existing = from->route_of(o);
         bool bp = *ec.overflow == overflow_policy::backpressure;
+        // Backpressure waits for the consumer to make room; that wait can never end when
+        // the consumer runs on the producer's own reactor, and a cycle of waiting edges
+        // across reactors can deadlock. There a full queue drops (counted as queue_full).
+        bool wait = bp && !*ec.allow_cycle && from->reactor() != to->reactor();
+        if (bp && !wait)
+            PK_INFO("pipeline", "%s -> %s: %s; a full queue drops (queue_full) instead of waiting",
+                    (ec.from_stage + "." + ec.from_output).c_str(), ec.to->c_str(),
+                    *ec.allow_cycle ? "allow_cycle edge" : "consumer on the producer's reactor");
         edge_info info{ec.from_stage + "." + ec.from_output, *ec.to, *ec.queue, false, *ec.size};
 
         if (*ec.queue == queue_kind::pub) {
             auto key = std::make_pair(from, o);
             pub_ring* ring = pubs.count(key) ? pubs[key] : nullptr;
-            if (!ring) {
+            if (ring) {
+                const edge_config& first = *pub_first[key];
+                if (*first.size != *ec.size || *first.overflow != *ec.overflow)
+                    return fail(ec.at, "pub edges from '" + info.from + "' share one broadcast ring: "
+                                       "give them the same size and overflow (the first, at " +
+                                       std::to_string(first.at.line) + ":" + std::to_string(first.at.col) +
+                                       ", says size " + std::to_string(*first.size) + ", overflow " +
+                                       to_string(*first.overflow) + ")");
+            } else {
                 if (existing.direct || existing.edge)
                     return fail(ec.at, "output '" + info.from + "' is already connected by a "
                                        "non-pub edge; one output feeds one link, or any number of pub edges");
@@ -309,9 +334,10 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
                                                              from->reactor(), g->_abort));
                 ring = g->_pubs.back().get();
                 pubs[key] = ring;
+                pub_first[key] = &ec;
                 from->connect(o, route{nullptr, ring});
             }
-            auto* c = ring->add_subscriber(*to);
+            auto* c = ring->add_subscriber(*to, wait);
             if (!c) return fail(ec.at, "too many subscribers on '" + info.from + "' (at most 32)");
             g->_sources[to->reactor()].push_back(c);
         } else {
@@ -327,12 +353,17 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
                     g->_sources[to->reactor()].push_back(s);
                     g->_edges.push_back(std::move(e));
                 }
-                from->connect(o, route{nullptr, s->add_producer()});
-            } else if (from->reactor() == to->reactor()) {
+                auto* p = s->add_producer(wait);
+                if (!p) return fail(ec.at, "too many producers on the sub queue into '" + to->name() +
+                                               "' (at most 64)");
+                from->connect(o, route{nullptr, p});
+            } else if (from->reactor() == to->reactor() && !*ec.allow_cycle) {
                 from->connect(o, route{to, nullptr}); // run to completion: a direct call
                 info.direct = true;
             } else {
-                auto e = std::make_unique<link_edge>(*ec.size, *to, bp, g->_abort);
+                // Across reactors, or an allow_cycle edge on one reactor: a direct call
+                // around a cycle would recurse without bound, a queue breaks the loop.
+                auto e = std::make_unique<link_edge>(*ec.size, *to, wait, g->_abort);
                 from->connect(o, route{nullptr, e.get()});
                 g->_sources[to->reactor()].push_back(e.get());
                 g->_edges.push_back(std::move(e));
@@ -415,6 +446,8 @@ std::uint32_t graph::service(unsigned reactor) noexcept {
 }
 
 void graph::settle() noexcept {
+    // One thread polls every consumer: a producer waiting for room would wait forever.
+    abort_waits();
     for (int pass = 0; pass < 1000; ++pass) {
         std::uint64_t moved = 0;
         for (unsigned r = 0; r < _sources.size(); ++r) {

@@ -3,7 +3,10 @@
 // build() creates the ports (opening devices, creating vdevs), every stage through the
 // registry, and every edge: same-reactor links become direct calls, cross-reactor links
 // become SPSC rings, `sub` edges an MPSC ring shared by their producers, `pub` edges one
-// broadcast ring per publishing output with a cursor per subscriber. Errors carry the
+// broadcast ring per publishing output with a cursor per subscriber. An `allow_cycle`
+// link is always a queue (a direct call around a cycle would recurse). Backpressure
+// waits only where the consumer runs on another reactor and the edge closes no cycle;
+// elsewhere a full queue drops (queue_full), since that wait could never end. Errors carry the
 // config position (`FILE:LINE:COL:`). The graph does not run anything: the runtime
 // (runtime.hh) places its pollers on reactors.
 //
@@ -91,7 +94,8 @@ public:
     std::uint32_t service(unsigned reactor) noexcept;
 
     /// After the reactors have stopped (single-threaded from here on): polls every queue
-    /// consumer and broadcast ring until nothing moves, then drains every stage.
+    /// consumer and broadcast ring until nothing moves, then drains every stage. Nothing
+    /// waits from here on (abort_waits): what a full queue refuses is dropped as queue_full.
     void settle() noexcept;
 
     /// Starts ports (after every stage's start()).

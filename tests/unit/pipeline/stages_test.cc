@@ -8,11 +8,15 @@
 // pipeline is recorded by the `t_collect` test stage (stage_test_util.hh). Devices are
 // vdevs with names unique per test, because EAL is shared by the whole binary.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -1372,6 +1376,196 @@ TEST(Graph, PortTxToPortRxOverNetRing) {
     EXPECT_EQ(t.transmitted, 100u);
     EXPECT_EQ(t.dropped, 100u);
     EXPECT_TRUE(e.g->stop_ports());
+}
+
+// ---- edges that must never wait -------------------------------------------------------
+// A backpressure edge waits for its consumer to make room. Where the consumer can never
+// run while the producer waits (same reactor, a cycle's back edge, the single-threaded
+// settle step) the wait would never end: these tests run the producer on a helper thread
+// and report a wait that had to be broken by abort_waits() (a hang detector, not a
+// timing: 5 s is orders of magnitude above the microseconds the call needs).
+
+/// Runs f on a helper thread; true if it returned by itself, false if it had to be
+/// freed from a backpressure wait with abort_waits().
+bool returns_without_abort(graph& g, const std::function<void()>& f, int patience_ms = 5000) {
+    std::atomic<bool> done{false};
+    std::thread t([&] {
+        f();
+        done.store(true);
+    });
+    for (int i = 0; i < patience_ms && !done.load(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const bool ok = done.load();
+    if (!ok) g.abort_waits();
+    t.join();
+    return ok;
+}
+
+std::vector<frame> frames(std::size_t n, std::uint8_t proto = IPPROTO_UDP) {
+    pkt_spec s;
+    s.proto = proto;
+    return std::vector<frame>(n, make_frame(s));
+}
+
+TEST(Graph, SameReactorPubEdgeNeverWaitsForItsOwnSubscriber) {
+    rte_mempool* mp = test_pool();
+    const unsigned before = rte_mempool_avail_count(mp);
+    {
+        env e;
+        ASSERT_EQ(try_build(e, "stages:\n"
+                               "  - {name: p, type: publish}\n"
+                               "  - {name: s, type: subscribe}\n"
+                               "  - {name: c, type: t_collect}\n"
+                               "edges:\n"
+                               "  - {from: p, to: s, queue: pub, size: 64}\n"
+                               "  - {from: s, to: c}\n"),
+                  "");
+        // The subscriber is polled by p's own reactor: while p waits, nobody reads.
+        EXPECT_TRUE(returns_without_abort(*e.g, [&] { feed(e["p"], frames(100)); }));
+        EXPECT_EQ(outs(*e["p"], "out"), 64u);
+        EXPECT_EQ(drops(*e["p"], "queue_full"), 36u);
+        run_until_idle(*e.g);
+        e.g->service(0);
+        EXPECT_EQ(e.col("c").items.size(), 64u);
+        EXPECT_EQ(e.g->queued(), 0u);
+        EXPECT_BALANCED_IN(*e.g, 100u);
+    }
+    EXPECT_EQ(rte_mempool_avail_count(mp), before);
+}
+
+TEST(Graph, SameReactorSubEdgeNeverWaitsForItsOwnConsumer) {
+    env e;
+    ASSERT_EQ(try_build(e, "stages:\n"
+                           "  - {name: a, type: count}\n"
+                           "  - {name: b, type: count}\n"
+                           "  - {name: c, type: t_collect}\n"
+                           "edges:\n"
+                           "  - {from: a, to: c, queue: sub, size: 64}\n"
+                           "  - {from: b, to: c, queue: sub, size: 64}\n",
+                           2, {{"b", 1}}),
+              "");
+    // a shares reactor 0 with c (the consumer): it must not wait.
+    EXPECT_TRUE(returns_without_abort(*e.g, [&] { feed(e["a"], frames(100)); }));
+    EXPECT_EQ(outs(*e["a"], "out"), 64u);
+    EXPECT_EQ(drops(*e["a"], "queue_full"), 36u);
+    feed(e["b"], frames(64));
+    run_until_idle(*e.g);
+    EXPECT_EQ(e.col("c").items.size(), 128u);
+    EXPECT_BALANCED_IN(*e.g, 164u);
+
+    // b is on another reactor: its lane keeps its backpressure (it waits for room).
+    env e2;
+    ASSERT_EQ(try_build(e2, "stages:\n"
+                            "  - {name: b, type: count}\n"
+                            "  - {name: c, type: t_collect}\n"
+                            "edges:\n"
+                            "  - {from: b, to: c, queue: sub, size: 64}\n",
+                            2, {{"b", 1}}),
+              "");
+    feed(e2["b"], frames(64));
+    EXPECT_FALSE(returns_without_abort(*e2.g, [&] { feed(e2["b"], frames(1)); }, 200));
+}
+
+TEST(Graph, AllowCycleOnOneReactorIsQueuedNotARecursiveCall) {
+    env e;
+    ASSERT_EQ(try_build(e, "stages:\n"
+                           "  - {name: rl, type: rate_limit, params: {pps: 1, burst: 2}}\n"
+                           "  - {name: sink, type: t_collect}\n"
+                           "edges:\n"
+                           "  - {from: rl, to: sink}\n"
+                           "  - {from: rl.exceed, to: rl, allow_cycle: true, size: 64}\n"),
+              "");
+    // A direct call would hand the refused packets straight back to rl, which refuses
+    // them again: unbounded recursion (stack overflow) instead of a retry queue.
+    ASSERT_FALSE(e.g->edges()[1].direct) << "a cycle through direct calls never returns";
+    ASSERT_EQ(e.g->sources_of(0).size(), 1u);
+    feed(e["rl"], frames(5));
+    EXPECT_EQ(e.col("sink").items.size(), 2u);
+    EXPECT_EQ(e.g->queued(), 3u) << "the three over the rate wait in the retry queue";
+    EXPECT_BALANCED_IN(*e.g, 5u);
+    EXPECT_EQ(e.g->sources_of(0)[0]->poll(), 3u);
+    EXPECT_EQ(e.g->queued(), 3u) << "still over the rate: back in the queue";
+    EXPECT_BALANCED_IN(*e.g, 5u);
+}
+
+TEST(Graph, AllowCycleBackEdgeNeverWaits) {
+    // a (reactor 0) -> f (reactor 1) -> f.miss -> a (back edge). If f waited on the full
+    // back edge while a waits on the full a -> f queue, both reactors would wait forever.
+    env e;
+    ASSERT_EQ(try_build(e, "stages:\n"
+                           "  - {name: a, type: count}\n"
+                           "  - {name: f, type: filter, params: {proto: udp}}\n"
+                           "  - {name: sink, type: t_collect}\n"
+                           "edges:\n"
+                           "  - {from: a, to: f, size: 64}\n"
+                           "  - {from: f.miss, to: a, allow_cycle: true, size: 64}\n"
+                           "  - {from: f, to: sink}\n",
+                           2, {{"f", 1}, {"sink", 1}}),
+              "");
+    feed(e["f"], frames(64, IPPROTO_TCP)); // misses: the back edge is full
+    EXPECT_TRUE(returns_without_abort(*e.g, [&] { feed(e["f"], frames(1, IPPROTO_TCP)); }));
+    EXPECT_EQ(drops(*e["f"], "queue_full"), 1u);
+    EXPECT_BALANCED_IN(*e.g, 65u);
+}
+
+TEST(Graph, SettleNeverWaitsOnAFullQueue) {
+    // a and b (reactor 0) feed c (reactor 1), which feeds d (reactor 0). settle() runs
+    // every consumer on one thread: when c's second burst meets a full c -> d queue,
+    // nothing can make room while it waits.
+    rte_mempool* mp = test_pool();
+    const unsigned before = rte_mempool_avail_count(mp);
+    {
+        env e;
+        ASSERT_EQ(try_build(e, "stages:\n"
+                               "  - {name: a, type: count}\n"
+                               "  - {name: b, type: count}\n"
+                               "  - {name: c, type: count}\n"
+                               "  - {name: d, type: t_collect}\n"
+                               "edges:\n"
+                               "  - {from: a, to: c, size: 64}\n"
+                               "  - {from: b, to: c, size: 64}\n"
+                               "  - {from: c, to: d, size: 64}\n",
+                               2, {{"c", 1}}),
+                  "");
+        feed(e["a"], frames(64));
+        feed(e["b"], frames(64));
+        EXPECT_EQ(e.g->queued(), 128u);
+        EXPECT_TRUE(returns_without_abort(*e.g, [&] { e.g->settle(); }));
+        EXPECT_EQ(e.g->queued(), 0u);
+        EXPECT_EQ(e.col("d").items.size() + drops(*e["c"], "queue_full"), 128u);
+        EXPECT_BALANCED_IN(*e.g, 128u);
+    }
+    EXPECT_EQ(rte_mempool_avail_count(mp), before);
+}
+
+TEST(Graph, SubEdgeWithMoreProducersThanLanesFailsAtBuild) {
+    // The multicursor queue has 64 lanes; a 65th producer used to get an empty handle
+    // and crash on its first push.
+    std::string yaml = "stages:\n  - {name: sink, type: t_collect}\n";
+    std::string edges = "edges:\n";
+    for (int i = 0; i < 65; ++i) {
+        yaml += "  - {name: p" + std::to_string(i) + ", type: count}\n";
+        edges += "  - {from: p" + std::to_string(i) + ", to: sink, queue: sub, size: 64}\n";
+    }
+    env e;
+    std::string err = try_build(e, yaml + edges, 2, {{"sink", 1}});
+    EXPECT_NE(err.find("at most 64"), std::string::npos) << err;
+}
+
+TEST(Graph, PubEdgesOfOneOutputMustAgreeOnSizeAndOverflow) {
+    // They share one ring: the second edge's settings would be silently ignored (a
+    // subscriber meant to be evicted would instead hold the publisher back).
+    env e;
+    std::string err = try_build(e, "stages:\n"
+                                   "  - {name: p, type: publish}\n"
+                                   "  - {name: s1, type: subscribe}\n"
+                                   "  - {name: s2, type: subscribe}\n"
+                                   "edges:\n"
+                                   "  - {from: p, to: s1, queue: pub, size: 4096}\n"
+                                   "  - {from: p, to: s2, queue: pub, size: 64, overflow: evict}\n",
+                                2, {{"s1", 1}, {"s2", 1}});
+    EXPECT_NE(err.find("t.yaml:7:"), std::string::npos) << err;
+    EXPECT_NE(err.find("share one broadcast ring"), std::string::npos) << err;
 }
 
 } // namespace
