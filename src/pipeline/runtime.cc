@@ -207,6 +207,16 @@ result<plan_result> make_plan(const config& cfg) {
     return p;
 }
 
+/// Index in the plan of the reactor `ref` names (its name, or its id: the list index
+/// for planned reactors, `id:` for explicit ones); -1 if none.
+int reactor_index(const config& cfg, const plan_result& p, const std::string& ref) {
+    for (unsigned i = 0; i < p.reactors.size(); ++i)
+        if (p.reactors[i].name == ref ||
+            std::to_string(cfg.reactors.automatic ? i : *cfg.reactors.list[i].id) == ref)
+            return static_cast<int>(i);
+    return -1;
+}
+
 /// Index of the reactor a stage runs on ("" → reactor 0; a name or an id).
 result<std::vector<unsigned>> place_stages(const config& cfg, const plan_result& p) {
     std::vector<unsigned> where;
@@ -216,15 +226,12 @@ result<std::vector<unsigned>> place_stages(const config& cfg, const plan_result&
             where.push_back(0);
             continue;
         }
-        bool found = false;
-        for (unsigned i = 0; i < p.reactors.size() && !found; ++i)
-            if (p.reactors[i].name == ref || (cfg.reactors.automatic ? std::to_string(i) == ref
-                                                                      : std::to_string(*cfg.reactors.list[i].id) == ref)) {
-                where.push_back(i);
-                found = true;
-            }
-        if (!found)
-            return make_error(errc::invalid_argument,
+        int i = reactor_index(cfg, p, ref);
+        if (i >= 0) {
+            where.push_back(static_cast<unsigned>(i));
+            continue;
+        }
+        return make_error(errc::invalid_argument,
                               format(cfg.error_at(sc.reactor.at, "stage '" + *sc.name + "' names reactor '" +
                                                                      ref + "', which the plan does not have (" +
                                                                      std::to_string(p.reactors.size()) + " reactors)")));
@@ -254,13 +261,9 @@ result<std::vector<timer_plan>> place_timers(const config& cfg, const plan_resul
                               format(cfg.error_at(tc.action.at, "unknown timer action '" + a +
                                                                     "' (allowed: stats, flush, service)")));
         const std::string& ref = *tc.reactor;
-        bool found = ref.empty();
-        for (unsigned i = 0; i < p.reactors.size() && !found; ++i)
-            if (p.reactors[i].name == ref || std::to_string(i) == ref) {
-                t.reactor = i;
-                found = true;
-            }
-        if (!found)
+        int i = ref.empty() ? 0 : reactor_index(cfg, p, ref);
+        t.reactor = static_cast<unsigned>(i < 0 ? 0 : i);
+        if (i < 0)
             return make_error(errc::invalid_argument,
                               format(cfg.error_at(tc.reactor.at, "timer '" + t.name + "' names reactor '" +
                                                                      ref + "', which the plan does not have")));
@@ -363,6 +366,7 @@ std::string stats_json(const config& cfg, const graph& g, sched::reactor_group& 
         std::uint64_t busy = c.busy_cycles.load(), idle = c.idle_cycles.load();
         o << (i ? "," : "") << "\n    \"" << json_escape(plan.reactors[i].name) << "\": {\"lcore\": "
           << plan.reactors[i].lcore << ", \"cpu\": " << plan.reactors[i].cpu << ", \"rounds\": " << c.rounds.load()
+          << ", \"timers_fired\": " << c.timers_fired.load()
           << ", \"busy_cycles\": " << busy << ", \"idle_cycles\": " << idle << ", \"busy_ratio\": "
           << (busy + idle ? static_cast<double>(busy) / static_cast<double>(busy + idle) : 0.0) << "}";
     }

@@ -163,8 +163,8 @@ void register_basic(registry& r) {
            schema_of({p_of("reason", param_type::string)}, {}, true, false),
            "frees every packet, counted as a drop with a reason (default sink)"});
     r.add({"rate_limit", make_factory<rate_limit>(),
-           schema_of({p_num("pps", 0, INT64_MAX), p_num("bps", 0, INT64_MAX),
-                      p_num("burst", 1, INT64_MAX)},
+           schema_of({p_num("pps", 0, 1'000'000'000'000), p_num("bps", 0, 1'000'000'000'000'000),
+                      p_num("burst", 1, 1'000'000'000'000)}, // x 2^16 fixed point fits u64
                      {"out", "exceed"}),
            "token bucket in packets/s or bits/s; excess to 'exceed' or dropped"});
     r.add({"publish", make_factory<publish>(), schema_of({}),

@@ -91,7 +91,9 @@ public:
         sync();
     }
 
-    std::uint64_t held() const noexcept override { return _tx ? _tx->buffered() : 0; }
+    /// Mirrored by sync() into a counter: the control thread and the metrics exporter
+    /// read it while this reactor fills the buffer.
+    std::uint64_t held() const noexcept override { return _held.load(); }
 
 protected:
     void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
@@ -102,6 +104,7 @@ protected:
 private:
     /// Mirrors the TX buffer's counters into the stage's (single writer: this reactor).
     void sync() noexcept {
+        _held.set(_tx->buffered());
         const auto& c = _tx->counters();
         if (c.sent != _seen_sent) {
             count_transmitted(c.sent - _seen_sent);
@@ -123,6 +126,7 @@ private:
     unsigned _r_full, _r_shutdown;
     std::unique_ptr<net::tx_buffer> _tx;
     std::uint64_t _seen_sent = 0, _seen_full = 0, _seen_shut = 0;
+    sched::counter _held;
 };
 
 stage_schema port_schema(bool rx) {
