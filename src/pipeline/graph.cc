@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "base/compiler.hh"
 #include "base/log.hh"
@@ -370,6 +371,29 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
             }
         }
         g->_edge_info.push_back(std::move(info));
+    }
+
+    // Broadcast packets are shared in place by every subscriber: nothing downstream of a
+    // pub edge may write into them.
+    for (auto& ec : cfg.edges) {
+        if (*ec.queue != queue_kind::pub) continue;
+        std::vector<std::string> todo{*ec.to};
+        std::set<std::string> seen;
+        while (!todo.empty()) {
+            std::string n = std::move(todo.back());
+            todo.pop_back();
+            if (!seen.insert(n).second) continue;
+            stage* s = g->find_stage(n);
+            if (s && s->writes_packets()) {
+                auto* sc = cfg.find_stage(n);
+                return fail(sc ? sc->type.at : ec.at,
+                            "stage '" + n + "' (" + s->type() + ") writes into packets, but it gets "
+                            "broadcast packets from '" + ec.from_stage + "' that every subscriber "
+                            "shares in place; move it before the publishing stage");
+            }
+            for (auto& e2 : cfg.edges)
+                if (e2.from_stage == n) todo.push_back(*e2.to);
+        }
     }
 
     for (std::size_t i = 0; i < g->_stages.size(); ++i) {

@@ -114,6 +114,9 @@ public:
 
     /// True for stages that create packets (polled every round by their reactor).
     virtual bool is_source() const noexcept { return false; }
+    /// True for stages that modify packet data or mbuf metadata in place. Such a stage
+    /// must not receive broadcast (pub) packets, which every subscriber shares.
+    virtual bool writes_packets() const noexcept { return false; }
 
     // ---- owner reactor ----------------------------------------------------------------
     /// Hands a burst to this stage (counts `in`, then process()).

@@ -11,6 +11,7 @@ namespace {
 class macswap final : public stage {
 public:
     explicit macswap(const stage_args& a) : stage(a) { _short = add_reason("truncated"); }
+    bool writes_packets() const noexcept override { return true; }
 
 protected:
     void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {

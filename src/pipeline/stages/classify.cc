@@ -25,6 +25,7 @@ public:
         _drop_non_ip = a.params->boolean_or("drop_non_ip", false);
         _r_non_ip = add_reason("non_ip");
     }
+    bool writes_packets() const noexcept override { return true; } // l2/l3/l4_len, ptype
 
 protected:
     void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
@@ -282,6 +283,7 @@ public:
         _r_malformed = add_reason("malformed");
         _port = static_cast<std::uint16_t>(a.params->integer_or("port", 7));
     }
+    bool writes_packets() const noexcept override { return true; }
 
 protected:
     void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {

@@ -1568,4 +1568,36 @@ TEST(Graph, PubEdgesOfOneOutputMustAgreeOnSizeAndOverflow) {
     EXPECT_NE(err.find("share one broadcast ring"), std::string::npos) << err;
 }
 
+TEST(Graph, NoStageDownstreamOfAPubEdgeMayWriteIntoPackets) {
+    // Every subscriber reads the same mbuf in place: a writer anywhere after a pub edge
+    // (directly, or further down the chain) is a build error at its type.
+    for (const char* writer : {"macswap", "udp_echo", "parse"}) {
+        SCOPED_TRACE(writer);
+        env e;
+        std::string err = try_build(e, std::string("stages:\n"
+                                                   "  - {name: p, type: publish}\n"
+                                                   "  - {name: s1, type: subscribe}\n"
+                                                   "  - {name: c, type: count}\n"
+                                                   "  - {name: w, type: ") + writer + "}\n"
+                                                   "edges:\n"
+                                                   "  - {from: p, to: s1, queue: pub}\n"
+                                                   "  - {from: s1, to: c}\n"
+                                                   "  - {from: c, to: w}\n");
+        EXPECT_NE(err.find("t.yaml:5:"), std::string::npos) << err;
+        EXPECT_NE(err.find("writes into packets"), std::string::npos) << err;
+    }
+    // Readers are fine, and a writer before the publishing stage is fine.
+    env ok;
+    EXPECT_EQ(try_build(ok, "stages:\n"
+                            "  - {name: w, type: macswap}\n"
+                            "  - {name: p, type: publish}\n"
+                            "  - {name: s1, type: subscribe}\n"
+                            "  - {name: f, type: filter, params: {proto: udp}}\n"
+                            "edges:\n"
+                            "  - {from: w, to: p}\n"
+                            "  - {from: p, to: s1, queue: pub}\n"
+                            "  - {from: s1, to: f}\n"),
+              "");
+}
+
 } // namespace
