@@ -199,7 +199,13 @@ def metrics(binary, root):
                 except OSError:
                     time.sleep(0.1)
             raise AssertionError("no /metrics")
-        first = scrape()
+        key = 'pktkernel_stage_packets_total{stage="gen",type="generator",reactor="io",direction="produced"}'
+        first = scrape()  # the exporter starts before the reactors: wait for traffic
+        for _ in range(50):
+            if key + " 0" not in first:
+                break
+            time.sleep(0.1)
+            first = scrape()
         time.sleep(1.2)
         text = scrape()
         for fam in ("pktkernel_stage_packets_total", "pktkernel_drops_total", "pktkernel_reactor_rounds_total",
@@ -210,7 +216,6 @@ def metrics(binary, root):
                 if line.startswith(needle):
                     return float(line.rsplit(" ", 1)[1])
             raise AssertionError(needle)
-        key = 'pktkernel_stage_packets_total{stage="gen",type="generator",reactor="io",direction="produced"}'
         assert value(text, key) > value(first, key) > 0, "generator counter does not grow"
         assert 'pktkernel_drops_total{stage="done",type="drop",reactor="w0",reason="counted"}' in text
         if shutil.which("promtool"):
