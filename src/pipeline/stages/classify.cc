@@ -111,15 +111,47 @@ bool parse_range(const std::string& s, port_range& r) {
     return false;
 }
 
+/// Base of the parse-then-decide stages (filter, udp_echo): malformed packets are
+/// dropped as `malformed`; Derived::pick(m, parsed) says whether a packet goes to "out"
+/// (it may rewrite it first) or to "miss" — dropped under `miss_reason` when no edge
+/// leaves "miss". Order is kept within each output.
+template <typename Derived>
+class hit_or_miss : public stage {
+protected:
+    hit_or_miss(const stage_args& a, const char* miss_reason) : stage(a) {
+        _miss = add_output("miss");
+        _r_miss = add_reason(miss_reason);
+        _r_malformed = add_reason("malformed");
+    }
+
+    void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
+        rte_mbuf* hit[burst_size];
+        rte_mbuf* miss[burst_size];
+        std::uint16_t nh = 0, nm = 0;
+        for (std::uint16_t i = 0; i < n; ++i) {
+            rte_mbuf* m = pkts[i];
+            net::parsed p = net::parse(m);
+            if (PK_UNLIKELY(!p.ok()))
+                drop_one(_r_malformed, m);
+            else if (static_cast<Derived*>(this)->pick(m, p))
+                hit[nh++] = m;
+            else
+                miss[nm++] = m;
+        }
+        emit(0, hit, nh);
+        emit_or_drop(_miss, _r_miss, miss, nm);
+    }
+
+private:
+    unsigned _miss, _r_miss, _r_malformed;
+};
+
 /// filter: packets matching every given field (proto, src/dst prefix, src/dst port
 /// range, vlan) go to "out", the others to "miss" when connected, else they are dropped
 /// as `filtered`. `invert: true` swaps the two.
-class filter final : public stage {
+class filter final : public hit_or_miss<filter> {
 public:
-    explicit filter(const stage_args& a) : stage(a) {
-        _miss = add_output("miss");
-        _r_filtered = add_reason("filtered");
-        _r_malformed = add_reason("malformed");
+    explicit filter(const stage_args& a) : hit_or_miss(a, "filtered") {
         _invert = a.params->boolean_or("invert", false);
         auto proto = a.params->string_or("proto", "any");
         _proto = proto == "udp" ? IPPROTO_UDP : proto == "tcp" ? IPPROTO_TCP
@@ -140,27 +172,7 @@ public:
         return {};
     }
 
-protected:
-    void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
-        rte_mbuf* hit[burst_size];
-        rte_mbuf* miss[burst_size];
-        std::uint16_t nh = 0, nm = 0;
-        for (std::uint16_t i = 0; i < n; ++i) {
-            rte_mbuf* m = pkts[i];
-            net::parsed p = net::parse(m);
-            if (PK_UNLIKELY(!p.ok())) {
-                drop_one(_r_malformed, m);
-                continue;
-            }
-            bool ok = matches(m, p) != _invert;
-            if (ok)
-                hit[nh++] = m;
-            else
-                miss[nm++] = m;
-        }
-        emit(0, hit, nh);
-        emit_or_drop(_miss, _r_filtered, miss, nm);
-    }
+    bool pick(rte_mbuf* m, const net::parsed& p) const noexcept { return matches(m, p) != _invert; }
 
 private:
     bool matches(const rte_mbuf* m, const net::parsed& p) const noexcept {
@@ -176,7 +188,6 @@ private:
         return true;
     }
 
-    unsigned _miss, _r_filtered, _r_malformed;
     bool _invert, _bad_param;
     int _proto, _vlan;
     prefix _src, _dst;
@@ -275,61 +286,35 @@ namespace {
 /// IP addresses and UDP ports in place (checksums stay valid: the sums are
 /// order-independent). Other packets go to "miss" when connected, else dropped as
 /// not_echo.
-class udp_echo final : public stage {
+class udp_echo final : public hit_or_miss<udp_echo> {
 public:
-    explicit udp_echo(const stage_args& a) : stage(a) {
-        _miss = add_output("miss");
-        _r_not_echo = add_reason("not_echo");
-        _r_malformed = add_reason("malformed");
+    explicit udp_echo(const stage_args& a) : hit_or_miss(a, "not_echo") {
         _port = static_cast<std::uint16_t>(a.params->integer_or("port", 7));
     }
     bool writes_packets() const noexcept override { return true; }
 
-protected:
-    void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
-        rte_mbuf* hit[burst_size];
-        rte_mbuf* miss[burst_size];
-        std::uint16_t nh = 0, nm = 0;
-        for (std::uint16_t i = 0; i < n; ++i) {
-            rte_mbuf* m = pkts[i];
-            net::parsed p = net::parse(m);
-            if (!p.ok()) {
-                drop_one(_r_malformed, m);
-                continue;
-            }
-            if (p.l4 != net::l4_type::udp || p.fragment || (_port && p.dst_port != _port)) {
-                miss[nm++] = m;
-                continue;
-            }
-            auto* d = rte_pktmbuf_mtod(m, std::uint8_t*);
-            auto* eth = reinterpret_cast<rte_ether_hdr*>(d);
-            rte_ether_addr t = eth->src_addr;
-            eth->src_addr = eth->dst_addr;
-            eth->dst_addr = t;
-            std::uint8_t* ip = d + p.l3_off;
-            if (p.l3 == net::l3_type::ipv4) {
-                std::uint8_t t[4];
-                std::memcpy(t, ip + 12, 4);
-                std::memmove(ip + 12, ip + 16, 4);
-                std::memcpy(ip + 16, t, 4);
-            } else {
-                std::uint8_t t[16];
-                std::memcpy(t, ip + 8, 16);
-                std::memmove(ip + 8, ip + 24, 16);
-                std::memcpy(ip + 24, t, 16);
-            }
-            auto* udp = reinterpret_cast<rte_udp_hdr*>(d + p.l4_off);
-            rte_be16_t sp = udp->src_port;
-            udp->src_port = udp->dst_port;
-            udp->dst_port = sp;
-            hit[nh++] = m;
-        }
-        emit(0, hit, nh);
-        emit_or_drop(_miss, _r_not_echo, miss, nm);
+    /// Matching datagrams are answered in place.
+    bool pick(rte_mbuf* m, const net::parsed& p) noexcept {
+        if (p.l4 != net::l4_type::udp || p.fragment || (_port && p.dst_port != _port)) return false;
+        auto* d = rte_pktmbuf_mtod(m, std::uint8_t*);
+        auto* eth = reinterpret_cast<rte_ether_hdr*>(d);
+        rte_ether_addr t = eth->src_addr;
+        eth->src_addr = eth->dst_addr;
+        eth->dst_addr = t;
+        std::uint8_t* ip = d + p.l3_off;
+        const std::size_t off = p.l3 == net::l3_type::ipv4 ? 12 : 8, len = p.l3 == net::l3_type::ipv4 ? 4 : 16;
+        std::uint8_t a[16];
+        std::memcpy(a, ip + off, len);
+        std::memmove(ip + off, ip + off + len, len);
+        std::memcpy(ip + off + len, a, len);
+        auto* udp = reinterpret_cast<rte_udp_hdr*>(d + p.l4_off);
+        rte_be16_t sp = udp->src_port;
+        udp->src_port = udp->dst_port;
+        udp->dst_port = sp;
+        return true;
     }
 
 private:
-    unsigned _miss, _r_not_echo, _r_malformed;
     std::uint16_t _port;
 };
 
