@@ -87,7 +87,7 @@ tsan: deps
 	  python3 tests/summarize.py $(TSAN_BUILD) || rc=1; exit $$rc
 
 format:
-	find src tests perf -name '*.hh' -o -name '*.cc' | xargs clang-format -i
+	find src tests perf samples -name '*.hh' -o -name '*.cc' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

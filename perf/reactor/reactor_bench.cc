@@ -191,7 +191,9 @@ void reactor_message_rtt(benchmark::State& st) {
     }
     dpdk::wait(ls);
 }
-BENCHMARK(reactor_message_rtt)->Name("reactor_message_rtt/pktkernel"); // no UseRealTime: it would suffix the name; the thread spins, so CPU time ~ wall time
+BENCHMARK(reactor_message_rtt)
+    ->Name("reactor_message_rtt/pktkernel"); // no UseRealTime: it would suffix the name; the thread
+                                             // spins, so CPU time ~ wall time
 
 struct ring_pair {
     rte_ring* to_worker;

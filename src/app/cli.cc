@@ -7,7 +7,9 @@
 
 namespace pk::app {
 
-std::string version() { return "pktkernel " PK_VERSION " (DPDK " PK_DPDK_VERSION ")"; }
+std::string version() {
+    return "pktkernel " PK_VERSION " (DPDK " PK_DPDK_VERSION ")";
+}
 
 std::string usage() {
     return R"(usage: pktkernel [options] [-- EAL args]
@@ -47,7 +49,8 @@ result<options> parse(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--") {
-            for (int j = i + 1; j < argc; ++j) o.eal_args.emplace_back(argv[j]);
+            for (int j = i + 1; j < argc; ++j)
+                o.eal_args.emplace_back(argv[j]);
             break;
         }
         std::string name;
@@ -58,11 +61,20 @@ result<options> parse(int argc, char** argv) {
             if (eq != std::string_view::npos) value = std::string(arg.substr(eq + 1));
         } else if (arg.size() == 2 && arg[0] == '-') {
             switch (arg[1]) {
-            case 'c': name = "config"; break;
-            case 'd': name = "duration"; break;
-            case 'h': name = "help"; break;
-            case 'V': name = "version"; break;
-            default: return usage_error("unknown option '" + std::string(arg) + "'");
+            case 'c':
+                name = "config";
+                break;
+            case 'd':
+                name = "duration";
+                break;
+            case 'h':
+                name = "help";
+                break;
+            case 'V':
+                name = "version";
+                break;
+            default:
+                return usage_error("unknown option '" + std::string(arg) + "'");
             }
         } else {
             return usage_error("unexpected argument '" + std::string(arg) +
@@ -75,11 +87,16 @@ result<options> parse(int argc, char** argv) {
             return usage_error("option '--" + name + "' takes no value");
         }
 
-        if (name == "help") o.help = true;
-        else if (name == "version") o.version = true;
-        else if (name == "topology") o.topology = true;
-        else if (name == "config") o.config = *value;
-        else if (name == "stats-json") o.stats_json = *value;
+        if (name == "help")
+            o.help = true;
+        else if (name == "version")
+            o.version = true;
+        else if (name == "topology")
+            o.topology = true;
+        else if (name == "config")
+            o.config = *value;
+        else if (name == "stats-json")
+            o.stats_json = *value;
         else if (name == "metrics") {
             if (value->find(':') == std::string::npos)
                 return usage_error("--metrics wants ADDR:PORT, e.g. 127.0.0.1:9100, got '" +
@@ -90,8 +107,8 @@ result<options> parse(int argc, char** argv) {
             errno = 0;
             double d = std::strtod(value->c_str(), &end);
             if (errno || end == value->c_str() || *end != '\0' || !(d > 0) || d > 1e7)
-                return usage_error("--duration wants a positive number of seconds, got '" +
-                                   *value + "'");
+                return usage_error("--duration wants a positive number of seconds, got '" + *value +
+                                   "'");
             o.duration_s = d;
         } else if (name == "log-level") {
             auto l = log::parse_level(*value);

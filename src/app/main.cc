@@ -3,25 +3,27 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <string_view>
 #include <fstream>
+#include <string_view>
 #include <unistd.h>
 
 #include "app/cli.hh"
-#include "pipeline/config.hh"
-#include "pipeline/registry.hh"
-#include "pipeline/runtime.hh"
 #include "base/clock.hh"
 #include "base/log.hh"
 #include "net/console.hh"
 #include "net/eal.hh"
+#include "pipeline/config.hh"
+#include "pipeline/registry.hh"
+#include "pipeline/runtime.hh"
 #include "topology/topology.hh"
 
 namespace {
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
+extern "C" void on_signal(int) {
+    g_stop.store(true, std::memory_order_relaxed);
+}
 
 int fail_usage(const std::string& msg) {
     std::fprintf(stderr, "pktkernel: %s\n", msg.c_str());
@@ -33,7 +35,8 @@ int fail_usage(const std::string& msg) {
 /// `pktkernel ctl [--socket PATH] COMMAND...`: one console command to a running
 /// pktkernel over its control socket; prints the reply.
 int ctl(int argc, char** argv) {
-    std::string path = std::getenv("PKTKERNEL_SOCKET") ? std::getenv("PKTKERNEL_SOCKET") : "/tmp/pktkernel.sock";
+    std::string path =
+        std::getenv("PKTKERNEL_SOCKET") ? std::getenv("PKTKERNEL_SOCKET") : "/tmp/pktkernel.sock";
     std::string cmd;
     for (int i = 2; i < argc; ++i) {
         std::string a = argv[i];
@@ -47,8 +50,9 @@ int ctl(int argc, char** argv) {
         }
     }
     if (cmd.empty())
-        return fail_usage("usage: pktkernel ctl [--socket PATH] COMMAND (e.g. 'show stages', 'stats', "
-                          "'help', 'quit'); the socket is the pipeline's console.socket");
+        return fail_usage(
+            "usage: pktkernel ctl [--socket PATH] COMMAND (e.g. 'show stages', 'stats', "
+            "'help', 'quit'); the socket is the pipeline's console.socket");
     auto r = pk::net::console_client(path, cmd);
     if (!r) {
         std::fprintf(stderr, "pktkernel ctl: %s\n", r.err().message.c_str());
@@ -79,9 +83,11 @@ int main(int argc, char** argv) {
             return 1;
         }
         std::fputs(pk::topology::describe(*m).c_str(), stdout);
-        auto p = pk::topology::plan(*m, {.lcores = m->cpus.size() > 1 ? unsigned(m->cpus.size() - 1) : 1u});
-        if (p) std::printf("automatic lcore plan: --lcores '%s'%s\n", p->eal_lcores().c_str(),
-                           p->oversubscribed ? " (oversubscribed)" : "");
+        auto p = pk::topology::plan(
+            *m, {.lcores = m->cpus.size() > 1 ? unsigned(m->cpus.size() - 1) : 1u});
+        if (p)
+            std::printf("automatic lcore plan: --lcores '%s'%s\n", p->eal_lcores().c_str(),
+                        p->oversubscribed ? " (oversubscribed)" : "");
         return 0;
     }
     if (opt.config.empty())

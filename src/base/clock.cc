@@ -41,6 +41,8 @@ std::uint64_t hz() noexcept {
     return g_hz.load(std::memory_order_relaxed);
 }
 
-void set_hz(std::uint64_t v) noexcept { g_hz.store(v, std::memory_order_relaxed); }
+void set_hz(std::uint64_t v) noexcept {
+    g_hz.store(v, std::memory_order_relaxed);
+}
 
 } // namespace pk::tsc

@@ -34,10 +34,9 @@ PK_ALWAYS_INLINE std::uint64_t now() noexcept {
     asm volatile("mrs %0, cntvct_el0" : "=r"(v));
     return v;
 #else
-    return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::chrono::steady_clock::now().time_since_epoch())
-            .count());
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now().time_since_epoch())
+                                          .count());
 #endif
 }
 
@@ -51,7 +50,9 @@ void set_hz(std::uint64_t hz) noexcept;
 inline std::uint64_t from_ns(std::uint64_t ns) noexcept {
     return static_cast<std::uint64_t>(static_cast<double>(ns) * static_cast<double>(hz()) / 1e9);
 }
-inline std::uint64_t from_us(std::uint64_t us) noexcept { return from_ns(us * 1000); }
+inline std::uint64_t from_us(std::uint64_t us) noexcept {
+    return from_ns(us * 1000);
+}
 inline double to_ns(std::uint64_t cycles) noexcept {
     return static_cast<double>(cycles) * 1e9 / static_cast<double>(hz());
 }

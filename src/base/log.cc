@@ -42,32 +42,50 @@ std::optional<level> parse_level(std::string_view s) noexcept {
 
 const char* to_string(level l) noexcept {
     switch (l) {
-    case level::trace: return "TRACE";
-    case level::debug: return "DEBUG";
-    case level::info: return "INFO";
-    case level::warn: return "WARN";
-    case level::error: return "ERROR";
-    case level::off: return "OFF";
+    case level::trace:
+        return "TRACE";
+    case level::debug:
+        return "DEBUG";
+    case level::info:
+        return "INFO";
+    case level::warn:
+        return "WARN";
+    case level::error:
+        return "ERROR";
+    case level::off:
+        return "OFF";
     }
     return "?";
 }
 
-void set_level(level l) noexcept { detail::g_level.store(static_cast<int>(l), std::memory_order_relaxed); }
-level get_level() noexcept { return static_cast<level>(detail::g_level.load(std::memory_order_relaxed)); }
+void set_level(level l) noexcept {
+    detail::g_level.store(static_cast<int>(l), std::memory_order_relaxed);
+}
+level get_level() noexcept {
+    return static_cast<level>(detail::g_level.load(std::memory_order_relaxed));
+}
 
 } // namespace pk::log
 
 namespace pk {
 const char* to_string(errc c) noexcept {
     switch (c) {
-    case errc::ok: return "ok";
-    case errc::invalid_argument: return "invalid argument";
-    case errc::not_found: return "not found";
-    case errc::io: return "I/O error";
-    case errc::dpdk: return "DPDK error";
-    case errc::exhausted: return "exhausted";
-    case errc::unsupported: return "unsupported";
-    case errc::state: return "wrong state";
+    case errc::ok:
+        return "ok";
+    case errc::invalid_argument:
+        return "invalid argument";
+    case errc::not_found:
+        return "not found";
+    case errc::io:
+        return "I/O error";
+    case errc::dpdk:
+        return "DPDK error";
+    case errc::exhausted:
+        return "exhausted";
+    case errc::unsupported:
+        return "unsupported";
+    case errc::state:
+        return "wrong state";
     }
     return "?";
 }

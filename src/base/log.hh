@@ -32,10 +32,10 @@ inline bool enabled(level l) noexcept {
 
 } // namespace pk::log
 
-#define PK_LOG(lvl, tag, ...)                                                                  \
-    do {                                                                                       \
-        if (::pk::log::enabled(::pk::log::level::lvl))                                         \
-            ::pk::log::detail::write(::pk::log::level::lvl, tag, __VA_ARGS__);                 \
+#define PK_LOG(lvl, tag, ...)                                                                      \
+    do {                                                                                           \
+        if (::pk::log::enabled(::pk::log::level::lvl))                                             \
+            ::pk::log::detail::write(::pk::log::level::lvl, tag, __VA_ARGS__);                     \
     } while (0)
 
 #define PK_TRACE(tag, ...) PK_LOG(trace, tag, __VA_ARGS__)

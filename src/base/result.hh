@@ -43,14 +43,29 @@ public:
     bool ok() const noexcept { return _v.index() == 0; }
     explicit operator bool() const noexcept { return ok(); }
 
-    T& value() & { assert(ok()); return std::get<0>(_v); }
-    const T& value() const& { assert(ok()); return std::get<0>(_v); }
-    T&& value() && { assert(ok()); return std::get<0>(std::move(_v)); }
+    T& value() & {
+        assert(ok());
+        return std::get<0>(_v);
+    }
+    const T& value() const& {
+        assert(ok());
+        return std::get<0>(_v);
+    }
+    T&& value() && {
+        assert(ok());
+        return std::get<0>(std::move(_v));
+    }
     T& operator*() & { return value(); }
     T* operator->() { return &value(); }
 
-    const error& err() const& { assert(!ok()); return std::get<1>(_v); }
-    error&& err() && { assert(!ok()); return std::get<1>(std::move(_v)); }
+    const error& err() const& {
+        assert(!ok());
+        return std::get<1>(_v);
+    }
+    error&& err() && {
+        assert(!ok());
+        return std::get<1>(std::move(_v));
+    }
 
 private:
     std::variant<T, error> _v;
@@ -64,7 +79,10 @@ public:
 
     bool ok() const noexcept { return !_failed; }
     explicit operator bool() const noexcept { return ok(); }
-    const error& err() const& { assert(_failed); return _e; }
+    const error& err() const& {
+        assert(_failed);
+        return _e;
+    }
 
 private:
     error _e;
@@ -73,6 +91,8 @@ private:
 
 using status = result<void>;
 
-inline error make_error(errc c, std::string m) { return error{c, std::move(m)}; }
+inline error make_error(errc c, std::string m) {
+    return error{c, std::move(m)};
+}
 
 } // namespace pk

@@ -26,12 +26,18 @@ std::string join(const std::vector<std::string>& v) {
 
 const char* dpdk_log_level(log::level l) noexcept {
     switch (l) {
-    case log::level::trace: return "debug";
-    case log::level::debug: return "info";
-    case log::level::info: return "warning";
-    case log::level::warn: return "warning";
-    case log::level::error: return "error";
-    case log::level::off: return "emergency";
+    case log::level::trace:
+        return "debug";
+    case log::level::debug:
+        return "info";
+    case log::level::info:
+        return "warning";
+    case log::level::warn:
+        return "warning";
+    case log::level::error:
+        return "error";
+    case log::level::off:
+        return "emergency";
     }
     return "warning";
 }
@@ -50,7 +56,8 @@ std::vector<std::string> build_eal_args(const eal_config& cfg, const std::string
     if (!cfg.pci) {
         a.push_back("--no-pci");
     } else {
-        for (auto& d : cfg.allow) a.push_back("--allow=" + d);
+        for (auto& d : cfg.allow)
+            a.push_back("--allow=" + d);
     }
     if (cfg.file_prefix.empty()) {
         a.push_back("--no-shconf");
@@ -58,7 +65,8 @@ std::vector<std::string> build_eal_args(const eal_config& cfg, const std::string
         a.push_back("--file-prefix=" + cfg.file_prefix);
     }
     if (!cfg.telemetry) a.push_back("--no-telemetry");
-    for (auto& v : cfg.vdevs) a.push_back("--vdev=" + v);
+    for (auto& v : cfg.vdevs)
+        a.push_back("--vdev=" + v);
     a.push_back(std::string("--log-level=") + dpdk_log_level(cfg.log_level));
     a.insert(a.end(), cfg.extra.begin(), cfg.extra.end());
     return a;
@@ -72,7 +80,8 @@ result<std::unique_ptr<eal_session>> eal_session::start(const eal_config& cfg) {
     auto args = build_eal_args(cfg);
     std::vector<char*> argv;
     std::vector<std::string> copy = args; // rte_eal_init may permute argv
-    for (auto& s : copy) argv.push_back(s.data());
+    for (auto& s : copy)
+        argv.push_back(s.data());
     argv.push_back(nullptr);
 
     PK_DEBUG("eal", "rte_eal_init %s", join(args).c_str());
@@ -81,10 +90,12 @@ result<std::unique_ptr<eal_session>> eal_session::start(const eal_config& cfg) {
         int e = rte_errno;
         g_running.store(false);
         std::string hint;
-        if (e == EALREADY) hint = "; EAL cannot be started twice in one process";
+        if (e == EALREADY)
+            hint = "; EAL cannot be started twice in one process";
         else if (e == ENOMEM || e == EFAULT)
             hint = "; try more memory (-m / eal.memory_mb) or enable hugepages";
-        else if (e == EINVAL) hint = "; check the EAL arguments (lcores, vdevs, extra args)";
+        else if (e == EINVAL)
+            hint = "; check the EAL arguments (lcores, vdevs, extra args)";
         return make_error(errc::dpdk, "EAL initialisation failed: " + std::string(rte_strerror(e)) +
                                           hint + " (args: " + join(args) + ")");
     }
@@ -98,7 +109,11 @@ eal_session::~eal_session() {
     // so g_running stays set: a second start() reports errc::state.
 }
 
-unsigned eal_session::lcore_count() const noexcept { return rte_lcore_count(); }
-unsigned eal_session::main_lcore() const noexcept { return rte_get_main_lcore(); }
+unsigned eal_session::lcore_count() const noexcept {
+    return rte_lcore_count();
+}
+unsigned eal_session::main_lcore() const noexcept {
+    return rte_get_main_lcore();
+}
 
 } // namespace pk::net

@@ -32,7 +32,8 @@ struct eal_config {
 };
 
 /// The argv handed to rte_eal_init (argv[0] included).
-std::vector<std::string> build_eal_args(const eal_config& cfg, const std::string& prog = "pktkernel");
+std::vector<std::string> build_eal_args(const eal_config& cfg,
+                                        const std::string& prog = "pktkernel");
 
 /// Maps our log level onto DPDK's --log-level value (ours is one step quieter:
 /// DPDK "info" floods start-up with PMD probing lines).

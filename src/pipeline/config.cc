@@ -988,7 +988,8 @@ void parser::parse_edge(const node& n, edge_config& e) const {
     enumeration(n, "overflow", e.overflow, overflow_choices);
     if (e.overflow.given() && *e.overflow == overflow_policy::evict && *e.queue != queue_kind::pub)
         error(e.overflow.at, "overflow 'evict' applies to pub edges only (a lagging subscriber "
-                             "jumps ahead); a " + std::string(to_string(*e.queue)) +
+                             "jumps ahead); a " +
+                                 std::string(to_string(*e.queue)) +
                                  " edge takes drop or backpressure");
     boolean(n, "allow_cycle", e.allow_cycle);
 }
@@ -1004,8 +1005,8 @@ void parser::parse_timer(const node& n, timer_config& t) const {
         error(t.interval.at, "'interval' must be greater than 0");
     if (string(n, "action", t.action) && t.action.value != "stats" && t.action.value != "flush" &&
         t.action.value != "service")
-        error(t.action.at, "unknown timer action '" + t.action.value +
-                               "' (allowed: stats, flush, service)");
+        error(t.action.at,
+              "unknown timer action '" + t.action.value + "' (allowed: stats, flush, service)");
     if (const node* r = n.find("reactor")) {
         if (r->is_scalar())
             t.reactor = located<std::string>(r->text, r->at);

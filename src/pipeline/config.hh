@@ -143,7 +143,7 @@ struct eal_config {
     mark at;
     located<std::vector<unsigned>> lcores; ///< sorted, unique; empty: not given
     located<uint32_t> memory_mb{0};        ///< 0: DPDK's default
-    located<bool> hugepages{false}; ///< off by default: runs on machines without hugepages
+    located<bool> hugepages{false};        ///< off by default: runs on machines without hugepages
     located<std::string> file_prefix;
     located<std::vector<std::string>> extra_args; ///< passed to EAL verbatim
 };

@@ -29,7 +29,8 @@ namespace {
 /// Waits for room (backpressure) until the graph aborts; returns how many were taken.
 template <typename Push>
 PK_ALWAYS_INLINE std::uint16_t push_with_policy(Push&& push, rte_mbuf** pkts, std::uint16_t n,
-                                                bool backpressure, const std::atomic<bool>& abort) noexcept {
+                                                bool backpressure,
+                                                const std::atomic<bool>& abort) noexcept {
     std::uint16_t k = static_cast<std::uint16_t>(push(pkts, n));
     if (PK_LIKELY(k == n) || !backpressure) return k;
     while (k < n && !abort.load(std::memory_order_relaxed)) {
@@ -43,7 +44,8 @@ PK_ALWAYS_INLINE std::uint16_t push_with_policy(Push&& push, rte_mbuf** pkts, st
 template <typename Q>
 void free_all(Q& q) noexcept {
     rte_mbuf* b[burst_size];
-    while (auto n = q.pop_burst(b, burst_size)) rte_pktmbuf_free_bulk(b, static_cast<unsigned>(n));
+    while (auto n = q.pop_burst(b, burst_size))
+        rte_pktmbuf_free_bulk(b, static_cast<unsigned>(n));
 }
 
 /// The consumer end shared by link and sub edges: pops bursts from Q and hands them to
@@ -76,8 +78,9 @@ class link_edge final : public queue_edge<queue::link<rte_mbuf*>>, public edge_s
 public:
     using queue_edge::queue_edge;
     std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept override {
-        return push_with_policy([this](rte_mbuf** p, std::uint16_t k) { return _q.push_burst(p, k); },
-                                pkts, n, _bp, _abort);
+        return push_with_policy(
+            [this](rte_mbuf** p, std::uint16_t k) { return _q.push_burst(p, k); }, pkts, n, _bp,
+            _abort);
     }
 };
 
@@ -132,7 +135,8 @@ void free_released(rte_mbuf** items, std::size_t n, void*) noexcept {
 /// has passed the slot.
 class graph::pub_ring final : public graph::edge, public edge_sink {
 public:
-    pub_ring(std::size_t size, queue::slow_policy policy, unsigned reactor, const std::atomic<bool>& abort)
+    pub_ring(std::size_t size, queue::slow_policy policy, unsigned reactor,
+             const std::atomic<bool>& abort)
         : _ring(size, make_options(policy)), _reactor(reactor), _abort(abort),
           _bp(policy == queue::slow_policy::backpressure) {}
 
@@ -189,7 +193,8 @@ public:
     std::uint64_t released() const noexcept { return _ring.released(); }
     std::uint64_t delivered() const noexcept {
         std::uint64_t t = 0;
-        for (auto& c : _cursors) t += c->delivered();
+        for (auto& c : _cursors)
+            t += c->delivered();
         return t;
     }
     unsigned reactor() const noexcept { return _reactor; }
@@ -224,11 +229,16 @@ net::port_config to_net(const port_config& pc) {
     c.rss = pc.rss.enabled.given() ? *pc.rss.enabled : *pc.rx_queues > 1;
     c.rss_hf = 0;
     for (auto& t : *pc.rss.types) {
-        if (t == "ip" || t == "ipv4" || t == "ipv6") c.rss_hf |= RTE_ETH_RSS_IP;
-        else if (t == "tcp") c.rss_hf |= RTE_ETH_RSS_TCP;
-        else if (t == "udp") c.rss_hf |= RTE_ETH_RSS_UDP;
-        else if (t == "sctp") c.rss_hf |= RTE_ETH_RSS_SCTP;
-        else if (t == "l2" || t == "eth") c.rss_hf |= RTE_ETH_RSS_ETH;
+        if (t == "ip" || t == "ipv4" || t == "ipv6")
+            c.rss_hf |= RTE_ETH_RSS_IP;
+        else if (t == "tcp")
+            c.rss_hf |= RTE_ETH_RSS_TCP;
+        else if (t == "udp")
+            c.rss_hf |= RTE_ETH_RSS_UDP;
+        else if (t == "sctp")
+            c.rss_hf |= RTE_ETH_RSS_SCTP;
+        else if (t == "l2" || t == "eth")
+            c.rss_hf |= RTE_ETH_RSS_ETH;
     }
     c.mtu = pc.mtu.given() ? static_cast<std::uint16_t>(*pc.mtu) : 0;
     c.promiscuous = *pc.promiscuous;
@@ -240,17 +250,21 @@ net::port_config to_net(const port_config& pc) {
 
 queue::slow_policy to_slow(overflow_policy p) {
     switch (p) {
-    case overflow_policy::backpressure: return queue::slow_policy::backpressure;
-    case overflow_policy::evict: return queue::slow_policy::evict;
+    case overflow_policy::backpressure:
+        return queue::slow_policy::backpressure;
+    case overflow_policy::evict:
+        return queue::slow_policy::evict;
     case overflow_policy::drop:
-    case overflow_policy::drop_newest: return queue::slow_policy::drop_newest;
+    case overflow_policy::drop_newest:
+        return queue::slow_policy::drop_newest;
     }
     return queue::slow_policy::backpressure;
 }
 
 std::string join_names(const std::vector<std::string>& v) {
     std::string s;
-    for (auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    for (auto& x : v)
+        s += (s.empty() ? "" : ", ") + x;
     return s.empty() ? "none" : s;
 }
 
@@ -269,8 +283,10 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
 
     for (auto& pc : cfg.ports) {
         auto p = net::port::open(to_net(pc), g->_pools.get());
-        if (!p) return make_error(p.err().code, format(cfg.error_at(pc.device.at, "port '" + *pc.name +
-                                                                                   "': " + p.err().message)));
+        if (!p)
+            return make_error(
+                p.err().code,
+                format(cfg.error_at(pc.device.at, "port '" + *pc.name + "': " + p.err().message)));
         g->_port_names.push_back(*pc.name);
         g->_ports.push_back(std::move(*p));
     }
@@ -310,7 +326,9 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
         // the consumer runs on the producer's own reactor, and a cycle of waiting edges
         // across reactors can deadlock. There a full queue drops (counted as queue_full).
         bool wait = bp && !*ec.allow_cycle && from->reactor() != to->reactor();
-        if (bp && !wait)
+        bool queued = *ec.queue == queue_kind::pub || *ec.queue == queue_kind::sub ||
+                      *ec.allow_cycle || from->reactor() != to->reactor(); // else a direct call
+        if (bp && !wait && queued)
             PK_INFO("pipeline", "%s -> %s: %s; a full queue drops (queue_full) instead of waiting",
                     (ec.from_stage + "." + ec.from_output).c_str(), ec.to->c_str(),
                     *ec.allow_cycle ? "allow_cycle edge" : "consumer on the producer's reactor");
@@ -322,17 +340,22 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
             if (ring) {
                 const edge_config& first = *pub_first[key];
                 if (*first.size != *ec.size || *first.overflow != *ec.overflow)
-                    return fail(ec.at, "pub edges from '" + info.from + "' share one broadcast ring: "
-                                       "give them the same size and overflow (the first, at " +
-                                       std::to_string(first.at.line) + ":" + std::to_string(first.at.col) +
-                                       ", says size " + std::to_string(*first.size) + ", overflow " +
-                                       to_string(*first.overflow) + ")");
+                    return fail(ec.at, "pub edges from '" + info.from +
+                                           "' share one broadcast ring: "
+                                           "give them the same size and overflow (the first, at " +
+                                           std::to_string(first.at.line) + ":" +
+                                           std::to_string(first.at.col) + ", says size " +
+                                           std::to_string(*first.size) + ", overflow " +
+                                           to_string(*first.overflow) + ")");
             } else {
                 if (existing.direct || existing.edge)
-                    return fail(ec.at, "output '" + info.from + "' is already connected by a "
-                                       "non-pub edge; one output feeds one link, or any number of pub edges");
+                    return fail(
+                        ec.at,
+                        "output '" + info.from +
+                            "' is already connected by a "
+                            "non-pub edge; one output feeds one link, or any number of pub edges");
                 g->_pubs.push_back(std::make_unique<pub_ring>(*ec.size, to_slow(*ec.overflow),
-                                                             from->reactor(), g->_abort));
+                                                              from->reactor(), g->_abort));
                 ring = g->_pubs.back().get();
                 pubs[key] = ring;
                 pub_first[key] = &ec;
@@ -343,8 +366,10 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
             g->_sources[to->reactor()].push_back(c);
         } else {
             if (existing.direct || existing.edge)
-                return fail(ec.at, "output '" + info.from + "' is already connected; to feed "
-                                   "several stages use queue: pub (broadcast) or a flow_balance stage");
+                return fail(
+                    ec.at, "output '" + info.from +
+                               "' is already connected; to feed "
+                               "several stages use queue: pub (broadcast) or a flow_balance stage");
             if (*ec.queue == queue_kind::sub) {
                 sub_edge* s = subs.count(to) ? subs[to] : nullptr;
                 if (!s) {
@@ -355,8 +380,9 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
                     g->_edges.push_back(std::move(e));
                 }
                 auto* p = s->add_producer(wait);
-                if (!p) return fail(ec.at, "too many producers on the sub queue into '" + to->name() +
-                                               "' (at most 64)");
+                if (!p)
+                    return fail(ec.at, "too many producers on the sub queue into '" + to->name() +
+                                           "' (at most 64)");
                 from->connect(o, route{nullptr, p});
             } else if (from->reactor() == to->reactor() && !*ec.allow_cycle) {
                 from->connect(o, route{to, nullptr}); // run to completion: a direct call
@@ -387,9 +413,12 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
             if (s && s->writes_packets()) {
                 auto* sc = cfg.find_stage(n);
                 return fail(sc ? sc->type.at : ec.at,
-                            "stage '" + n + "' (" + s->type() + ") writes into packets, but it gets "
-                            "broadcast packets from '" + ec.from_stage + "' that every subscriber "
-                            "shares in place; move it before the publishing stage");
+                            "stage '" + n + "' (" + s->type() +
+                                ") writes into packets, but it gets "
+                                "broadcast packets from '" +
+                                ec.from_stage +
+                                "' that every subscriber "
+                                "shares in place; move it before the publishing stage");
             }
             for (auto& e2 : cfg.edges)
                 if (e2.from_stage == n) todo.push_back(*e2.to);
@@ -398,14 +427,15 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
 
     for (std::size_t i = 0; i < g->_stages.size(); ++i) {
         auto& s = g->_stages[i];
-        if (auto st = s->start(); !st) return fail(cfg.stages[i].at, "stage '" + s->name() + "': " + st.err().message);
+        if (auto st = s->start(); !st)
+            return fail(cfg.stages[i].at, "stage '" + s->name() + "': " + st.err().message);
     }
     return g;
 }
 
 graph::~graph() {
     _sources.clear();
-    _pubs.clear();  // releases what the rings still hold
+    _pubs.clear(); // releases what the rings still hold
     _edges.clear();
     _stages.clear();
     for (auto& p : _ports)
@@ -434,31 +464,37 @@ status graph::claim_tx(std::uint16_t port, std::uint16_t queue, unsigned reactor
     std::uint32_t key = static_cast<std::uint32_t>(port) << 16 | queue;
     for (auto& [k, r] : _tx_claims)
         if (k == key && r != reactor)
-            return make_error(errc::invalid_argument,
-                              "TX queue " + std::to_string(queue) + " of port " + std::to_string(port) +
-                                  " is already used by reactor " + std::to_string(r) +
-                                  "; DPDK TX queues are per lcore: give this port_tx another queue");
+            return make_error(
+                errc::invalid_argument,
+                "TX queue " + std::to_string(queue) + " of port " + std::to_string(port) +
+                    " is already used by reactor " + std::to_string(r) +
+                    "; DPDK TX queues are per lcore: give this port_tx another queue");
     _tx_claims.emplace_back(key, reactor);
     return {};
 }
 
 std::uint64_t graph::queued() const noexcept {
     std::uint64_t q = 0;
-    for (auto& e : _edges) q += e->queued();
-    for (auto& p : _pubs) q += p->queued();
-    for (auto& s : _stages) q += s->held();
+    for (auto& e : _edges)
+        q += e->queued();
+    for (auto& p : _pubs)
+        q += p->queued();
+    for (auto& s : _stages)
+        q += s->held();
     return q;
 }
 
 std::uint64_t graph::released() const noexcept {
     std::uint64_t r = 0;
-    for (auto& p : _pubs) r += p->released();
+    for (auto& p : _pubs)
+        r += p->released();
     return r;
 }
 
 std::uint64_t graph::fanout() const noexcept {
     std::uint64_t r = 0;
-    for (auto& p : _pubs) r += p->delivered();
+    for (auto& p : _pubs)
+        r += p->delivered();
     return r;
 }
 
@@ -476,12 +512,15 @@ void graph::settle() noexcept {
         std::uint64_t moved = 0;
         for (unsigned r = 0; r < _sources.size(); ++r) {
             moved += service(r);
-            for (auto* e : _sources[r]) moved += e->poll();
+            for (auto* e : _sources[r])
+                moved += e->poll();
         }
-        for (auto& s : _stages) s->drain();
+        for (auto& s : _stages)
+            s->drain();
         if (moved == 0) break;
     }
-    for (unsigned r = 0; r < _sources.size(); ++r) service(r);
+    for (unsigned r = 0; r < _sources.size(); ++r)
+        service(r);
 }
 
 status graph::start_ports() {

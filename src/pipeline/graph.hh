@@ -49,7 +49,7 @@ public:
 struct edge_info {
     std::string from, to; ///< "stage.output", "stage"
     queue_kind kind = queue_kind::link;
-    bool direct = false;  ///< same-reactor link: a function call, no queue
+    bool direct = false; ///< same-reactor link: a function call, no queue
     std::uint32_t size = 0;
 };
 

@@ -24,7 +24,8 @@ const stage_type* registry::find(std::string_view name) const {
 validation_options registry::validation() const {
     validation_options o;
     o.stage_types.clear();
-    for (auto& [name, t] : _types) o.stage_types.insert(name);
+    for (auto& [name, t] : _types)
+        o.stage_types.insert(name);
     o.schema = [this](std::string_view type) -> std::optional<stage_schema> {
         if (auto* t = find(type)) return t->schema;
         return std::nullopt;

@@ -59,13 +59,16 @@ struct auto_register {
 
 /// PK_REGISTER_STAGE("ttl_dec", ttl_dec, schema, "decrements the TTL"): T must be
 /// constructible from `const stage_args&`.
-#define PK_REGISTER_STAGE(NAME, T, SCHEMA, SUMMARY)                                            \
-    static ::pk::pipeline::detail::auto_register pk_register_##T{::pk::pipeline::stage_type{    \
-        NAME,                                                                                  \
-        [](const ::pk::pipeline::stage_args& a)                                                \
-            -> ::pk::result<std::unique_ptr<::pk::pipeline::stage>> {                          \
-            return std::unique_ptr<::pk::pipeline::stage>(new T(a));                           \
-        },                                                                                     \
-        SCHEMA, SUMMARY}}
+#define PK_REGISTER_STAGE(NAME, T, SCHEMA, SUMMARY)                                                \
+    static ::pk::pipeline::detail::auto_register pk_register_##T {                                 \
+        ::pk::pipeline::stage_type {                                                               \
+            NAME,                                                                                  \
+                [](const ::pk::pipeline::stage_args& a)                                            \
+                    -> ::pk::result<std::unique_ptr<::pk::pipeline::stage>> {                      \
+                    return std::unique_ptr<::pk::pipeline::stage>(new T(a));                       \
+                },                                                                                 \
+                SCHEMA, SUMMARY                                                                    \
+        }                                                                                          \
+    }
 
 } // namespace pk::pipeline

@@ -35,7 +35,8 @@ unsigned stage::add_reason(std::string name) {
 
 std::uint64_t stage::dropped_total() const noexcept {
     std::uint64_t t = 0;
-    for (std::size_t i = 0; i < _reasons.size(); ++i) t += _c.dropped[i].load();
+    for (std::size_t i = 0; i < _reasons.size(); ++i)
+        t += _c.dropped[i].load();
     return t;
 }
 

@@ -127,7 +127,10 @@ public:
     /// Sources: produce at most one burst and pass it on. Returns packets produced.
     virtual std::uint32_t poll() noexcept { return 0; }
     /// Every round: time-driven work (TX drain deadlines, rate refill). Returns work.
-    virtual std::uint32_t tick(std::uint64_t now) noexcept { (void)now; return 0; }
+    virtual std::uint32_t tick(std::uint64_t now) noexcept {
+        (void)now;
+        return 0;
+    }
     /// Graceful stop: flush or drop (counted) everything the stage holds.
     virtual void drain() noexcept {}
     /// Packets held inside the stage right now (TX buffers, reorder buffers).
@@ -164,7 +167,8 @@ protected:
         } else if (r.edge) {
             std::uint16_t k = r.edge->push(pkts, n);
             _c.out[output].add(k);
-            if (PK_UNLIKELY(k < n)) drop(reason_queue_full, pkts + k, static_cast<std::uint16_t>(n - k));
+            if (PK_UNLIKELY(k < n))
+                drop(reason_queue_full, pkts + k, static_cast<std::uint16_t>(n - k));
         } else {
             drop(reason_unconnected, pkts, n);
         }

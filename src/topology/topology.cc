@@ -1,8 +1,8 @@
 #include "topology/topology.hh"
 
 #include <algorithm>
-#include <map>
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include <hwloc.h>
@@ -127,7 +127,8 @@ result<lcore_plan> plan(const machine& m, const plan_request& req) {
         p.worker_cpus.push_back(candidates[i % candidates.size()]);
     std::map<unsigned, int> use;
     use[p.main_cpu]++;
-    for (auto c : p.worker_cpus) use[c]++;
+    for (auto c : p.worker_cpus)
+        use[c]++;
     for (auto& [c, n] : use)
         if (n > 1) p.oversubscribed = true;
     return p;
@@ -136,8 +137,9 @@ result<lcore_plan> plan(const machine& m, const plan_request& req) {
 std::string describe(const machine& m) {
     std::string s;
     s += "machine: " + (m.description.empty() ? std::string("unknown CPU") : m.description) + "\n";
-    s += "numa nodes: " + std::to_string(m.nodes.size()) + ", physical cores: " +
-         std::to_string(m.cores) + ", hardware threads: " + std::to_string(m.cpus.size()) + "\n";
+    s += "numa nodes: " + std::to_string(m.nodes.size()) +
+         ", physical cores: " + std::to_string(m.cores) +
+         ", hardware threads: " + std::to_string(m.cpus.size()) + "\n";
     for (auto& n : m.nodes) {
         char line[64];
         std::snprintf(line, sizeof line, "  node %d: %llu MiB, cpus", n.id,

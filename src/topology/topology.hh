@@ -30,8 +30,8 @@ struct numa_node {
 
 struct machine {
     std::vector<numa_node> nodes;
-    std::vector<cpu> cpus; ///< allowed CPUs only (cgroup / affinity mask respected)
-    unsigned cores = 0;    ///< physical cores with at least one allowed CPU
+    std::vector<cpu> cpus;   ///< allowed CPUs only (cgroup / affinity mask respected)
+    unsigned cores = 0;      ///< physical cores with at least one allowed CPU
     std::string description; ///< hwloc's machine name / CPU model when known
 };
 
@@ -39,9 +39,9 @@ struct machine {
 result<machine> discover();
 
 struct plan_request {
-    unsigned lcores = 1;  ///< worker lcores wanted (the main lcore comes in addition)
-    int nic_numa = -1;    ///< preferred NUMA node, -1: any
-    bool allow_smt = true;     ///< use SMT siblings when physical cores run out
+    unsigned lcores = 1;             ///< worker lcores wanted (the main lcore comes in addition)
+    int nic_numa = -1;               ///< preferred NUMA node, -1: any
+    bool allow_smt = true;           ///< use SMT siblings when physical cores run out
     bool allow_oversubscribe = true; ///< map several lcores onto one CPU when short
 };
 

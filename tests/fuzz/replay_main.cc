@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
     std::size_t n = 0;
     auto run = [&](const fs::path& p) {
         std::ifstream f(p, std::ios::binary);
-        std::vector<char> buf((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        std::vector<char> buf((std::istreambuf_iterator<char>(f)),
+                              std::istreambuf_iterator<char>());
         // An exact-size heap copy, so ASan sees any read past the input.
         auto* copy = new std::uint8_t[buf.size()];
         std::copy(buf.begin(), buf.end(), copy);

@@ -46,7 +46,8 @@ public:
 protected:
     void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
         std::uint64_t b = 0;
-        for (std::uint16_t i = 0; i < n; ++i) b += pkts[i]->pkt_len;
+        for (std::uint16_t i = 0; i < n; ++i)
+            b += pkts[i]->pkt_len;
         _bytes.add(b);
         emit(0, pkts, n);
     }
@@ -159,7 +160,8 @@ stage_schema schema_of(std::vector<param_spec> params, std::vector<std::string> 
 void register_basic(registry& r) {
     r.add({"macswap", make_factory<macswap>(), schema_of({}),
            "swaps source and destination MAC addresses in place"});
-    r.add({"count", make_factory<count>(), schema_of({}), "counts packets and bytes, passes them on"});
+    r.add({"count", make_factory<count>(), schema_of({}),
+           "counts packets and bytes, passes them on"});
     r.add({"drop", make_factory<drop_stage>(),
            schema_of({p_of("reason", param_type::string)}, {}, true, false),
            "frees every packet, counted as a drop with a reason (default sink)"});

@@ -49,7 +49,8 @@ public:
                                         static_cast<std::uint16_t>(rte_pcapng_mbuf_size(_snaplen)),
                                         static_cast<int>(rte_socket_id()));
         if (!_pool)
-            return make_error(errc::dpdk, "capture '" + name() + "': cannot create its copy pool: " +
+            return make_error(errc::dpdk, "capture '" + name() +
+                                              "': cannot create its copy pool: " +
                                               std::string(rte_strerror(rte_errno)));
         return {};
     }
@@ -65,9 +66,9 @@ protected:
         std::uint64_t ts = rte_get_tsc_cycles();
         for (std::uint16_t i = 0; i < n; ++i) {
             if (_max && _captured.load() + k >= _max) break;
-            rte_mbuf* c = rte_pcapng_copy(pkts[i]->port == RTE_MBUF_PORT_INVALID ? _port_id : pkts[i]->port,
-                                          0, pkts[i], _pool, _snaplen, ts,
-                                          RTE_PCAPNG_DIRECTION_UNKNOWN);
+            rte_mbuf* c =
+                rte_pcapng_copy(pkts[i]->port == RTE_MBUF_PORT_INVALID ? _port_id : pkts[i]->port,
+                                0, pkts[i], _pool, _snaplen, ts, RTE_PCAPNG_DIRECTION_UNKNOWN);
             if (c)
                 copies[k++] = c;
             else

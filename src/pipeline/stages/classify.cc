@@ -154,16 +154,20 @@ public:
     explicit filter(const stage_args& a) : hit_or_miss(a, "filtered") {
         _invert = a.params->boolean_or("invert", false);
         auto proto = a.params->string_or("proto", "any");
-        _proto = proto == "udp" ? IPPROTO_UDP : proto == "tcp" ? IPPROTO_TCP
-               : proto == "icmp" ? IPPROTO_ICMP : proto == "icmpv6" ? IPPROTO_ICMPV6 : -1;
+        _proto = proto == "udp"      ? IPPROTO_UDP
+                 : proto == "tcp"    ? IPPROTO_TCP
+                 : proto == "icmp"   ? IPPROTO_ICMP
+                 : proto == "icmpv6" ? IPPROTO_ICMPV6
+                                     : -1;
         auto src = a.params->string_or("src", ""), dst = a.params->string_or("dst", "");
         _bad_param = (!src.empty() && !parse_prefix(src, _src)) ||
                      (!dst.empty() && !parse_prefix(dst, _dst));
         auto sp = a.params->string_or("src_port", ""), dp = a.params->string_or("dst_port", "");
-        _bad_param |= (!sp.empty() && !parse_range(sp, _sport)) ||
-                      (!dp.empty() && !parse_range(dp, _dport));
+        _bad_param |=
+            (!sp.empty() && !parse_range(sp, _sport)) || (!dp.empty() && !parse_range(dp, _dport));
         _vlan = static_cast<int>(a.params->integer_or("vlan", -1));
-        _bad_text = "filter '" + name() + "': bad prefix or port range in params (src/dst: "
+        _bad_text = "filter '" + name() +
+                    "': bad prefix or port range in params (src/dst: "
                     "'10.0.0.0/8' or '2001:db8::/32'; ports: '53' or '1000-2000')";
     }
 
@@ -222,7 +226,8 @@ public:
         _table.assign(_buckets, 0);
         _bucket_pkts.assign(_buckets, 0);
         for (std::uint32_t b = 0; b < _buckets; ++b)
-            _table[b] = _workers.empty() ? 0 : static_cast<std::uint8_t>(_workers[b % _workers.size()]);
+            _table[b] =
+                _workers.empty() ? 0 : static_cast<std::uint8_t>(_workers[b % _workers.size()]);
         return {};
     }
 
@@ -302,7 +307,8 @@ public:
         eth->src_addr = eth->dst_addr;
         eth->dst_addr = t;
         std::uint8_t* ip = d + p.l3_off;
-        const std::size_t off = p.l3 == net::l3_type::ipv4 ? 12 : 8, len = p.l3 == net::l3_type::ipv4 ? 4 : 16;
+        const std::size_t off = p.l3 == net::l3_type::ipv4 ? 12 : 8,
+                          len = p.l3 == net::l3_type::ipv4 ? 4 : 16;
         std::uint8_t a[16];
         std::memcpy(a, ip + off, len);
         std::memmove(ip + off, ip + off + len, len);
@@ -329,9 +335,12 @@ void register_classify(registry& r) {
 
     stage_schema fs;
     fs.params = {p_choice("proto", {"any", "udp", "tcp", "icmp", "icmpv6"}),
-                 p_of("src", param_type::string), p_of("dst", param_type::string),
-                 p_of("src_port", param_type::string), p_of("dst_port", param_type::string),
-                 p_int("vlan", 0, 4095), p_of("invert", param_type::boolean)};
+                 p_of("src", param_type::string),
+                 p_of("dst", param_type::string),
+                 p_of("src_port", param_type::string),
+                 p_of("dst_port", param_type::string),
+                 p_int("vlan", 0, 4095),
+                 p_of("invert", param_type::boolean)};
     fs.outputs = {"out", "miss"};
     r.add({"filter", make_factory<filter>(), fs,
            "matches 5-tuple fields and prefixes: hits to 'out', others to 'miss' or dropped"});

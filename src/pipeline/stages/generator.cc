@@ -57,8 +57,10 @@ public:
             }
         } else if (p.string_or("sizes", "") == "imix") {
             // Simple IMIX: 7 x 64, 4 x 570, 1 x 1518 (frame sizes incl. FCS).
-            for (int i = 0; i < 7; ++i) _sizes.push_back(60);
-            for (int i = 0; i < 4; ++i) _sizes.push_back(566);
+            for (int i = 0; i < 7; ++i)
+                _sizes.push_back(60);
+            for (int i = 0; i < 4; ++i)
+                _sizes.push_back(566);
             _sizes.push_back(1514);
         }
         if (_sizes.empty()) _sizes.push_back(static_cast<std::uint16_t>(p.integer_or("size", 60)));
@@ -66,7 +68,8 @@ public:
             double s = p.number_or("zipf_s", 1.0);
             _cdf.resize(_flows);
             double sum = 0;
-            for (std::uint32_t k = 0; k < _flows; ++k) sum += 1.0 / std::pow(k + 1.0, s);
+            for (std::uint32_t k = 0; k < _flows; ++k)
+                sum += 1.0 / std::pow(k + 1.0, s);
             double acc = 0;
             for (std::uint32_t k = 0; k < _flows; ++k) {
                 acc += 1.0 / std::pow(k + 1.0, s) / sum;
@@ -116,7 +119,8 @@ public:
             _nombuf.add(n); // not created: nothing to account for, but visible
             return 0;
         }
-        for (std::uint16_t i = 0; i < n; ++i) fill(pkts[i], pick_flow());
+        for (std::uint16_t i = 0; i < n; ++i)
+            fill(pkts[i], pick_flow());
         _made += n;
         count_produced(n);
         emit(0, pkts, n);
@@ -143,19 +147,21 @@ private:
     std::uint32_t pick_flow() noexcept {
         if (_cdf.empty()) return static_cast<std::uint32_t>(_rng.next() % _flows);
         double u = _rng.unit();
-        return static_cast<std::uint32_t>(std::lower_bound(_cdf.begin(), _cdf.end(), u) - _cdf.begin());
+        return static_cast<std::uint32_t>(std::lower_bound(_cdf.begin(), _cdf.end(), u) -
+                                          _cdf.begin());
     }
 
     void fill(rte_mbuf* m, std::uint32_t flow) noexcept {
         int family = _family_mode ? _family_mode : (flow & 1 ? 6 : 4);
-        std::uint8_t proto = _proto_mode ? static_cast<std::uint8_t>(_proto_mode)
-                                         : ((flow >> 1) & 1 ? IPPROTO_TCP : IPPROTO_UDP);
+        const int mixed = (flow >> 1) & 1 ? int{IPPROTO_TCP} : int{IPPROTO_UDP};
+        const auto proto = static_cast<std::uint8_t>(_proto_mode ? _proto_mode : mixed);
         std::uint16_t size = _sizes.size() == 1 ? _sizes[0] : _sizes[_rng.next() % _sizes.size()];
         size = std::max(size, min_size(family, proto));
 
         auto* d = rte_pktmbuf_mtod(m, std::uint8_t*);
         auto* eth = reinterpret_cast<rte_ether_hdr*>(d);
-        static constexpr rte_ether_addr src{{0x02, 0, 0, 0, 0, 0x01}}, dst{{0x02, 0, 0, 0, 0, 0x02}};
+        static constexpr rte_ether_addr src{{0x02, 0, 0, 0, 0, 0x01}},
+            dst{{0x02, 0, 0, 0, 0, 0x02}};
         eth->src_addr = src;
         eth->dst_addr = dst;
         std::uint16_t l3 = sizeof(rte_ether_hdr);
@@ -221,9 +227,8 @@ private:
             tcp->data_off = (sizeof(rte_tcp_hdr) / 4) << 4;
             tcp->tcp_flags = RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG;
             tcp->rx_win = rte_cpu_to_be_16(65535);
-            tcp->cksum = family == 4
-                             ? rte_ipv4_udptcp_cksum(static_cast<rte_ipv4_hdr*>(iph), tcp)
-                             : rte_ipv6_udptcp_cksum(static_cast<rte_ipv6_hdr*>(iph), tcp);
+            tcp->cksum = family == 4 ? rte_ipv4_udptcp_cksum(static_cast<rte_ipv4_hdr*>(iph), tcp)
+                                     : rte_ipv6_udptcp_cksum(static_cast<rte_ipv6_hdr*>(iph), tcp);
         }
         m->data_len = m->pkt_len = size;
     }

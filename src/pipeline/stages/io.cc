@@ -25,7 +25,8 @@ public:
         if (_queue >= p->rx_queues())
             return make_error(errc::invalid_argument,
                               "port '" + _port_name + "' has " + std::to_string(p->rx_queues()) +
-                                  " RX queues; queue " + std::to_string(_queue) + " does not exist");
+                                  " RX queues; queue " + std::to_string(_queue) +
+                                  " does not exist");
         _rxq = p->rxq(_queue);
         return {};
     }
@@ -73,7 +74,8 @@ public:
         if (_queue >= p->tx_queues())
             return make_error(errc::invalid_argument,
                               "port '" + _port_name + "' has " + std::to_string(p->tx_queues()) +
-                                  " TX queues; queue " + std::to_string(_queue) + " does not exist");
+                                  " TX queues; queue " + std::to_string(_queue) +
+                                  " does not exist");
         if (auto s = owner()->claim_tx(p->id(), _queue, reactor()); !s) return s;
         _tx = std::make_unique<net::tx_buffer>(p->id(), _queue, _burst, tsc::from_us(_drain_us));
         return {};

@@ -17,7 +17,8 @@ namespace {
 pk::result<options> parse_args(std::vector<std::string> args) {
     args.insert(args.begin(), "pktkernel");
     std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
+    for (auto& a : args)
+        argv.push_back(a.data());
     return parse(static_cast<int>(argv.size()), argv.data());
 }
 
@@ -32,7 +33,8 @@ run_result run(const std::string& args) {
     FILE* p = popen(cmd.c_str(), "r");
     std::string out;
     std::array<char, 4096> buf;
-    while (auto n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+    while (auto n = fread(buf.data(), 1, buf.size(), p))
+        out.append(buf.data(), n);
     int st = pclose(p);
     return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), out};
 }
@@ -52,9 +54,15 @@ TEST(cli, parses_every_option) {
 }
 
 TEST(cli, rejects_bad_input_with_advice) {
-    for (auto args : std::vector<std::vector<std::string>>{
-             {"--bogus"}, {"-x"}, {"--duration", "-1"}, {"--duration", "abc"}, {"--config"},
-             {"--log-level", "loud"}, {"--metrics", "9100"}, {"stray"}, {"--help=yes"}}) {
+    for (auto args : std::vector<std::vector<std::string>>{{"--bogus"},
+                                                           {"-x"},
+                                                           {"--duration", "-1"},
+                                                           {"--duration", "abc"},
+                                                           {"--config"},
+                                                           {"--log-level", "loud"},
+                                                           {"--metrics", "9100"},
+                                                           {"stray"},
+                                                           {"--help=yes"}}) {
         auto o = parse_args(args);
         ASSERT_FALSE(o) << args[0];
         EXPECT_NE(o.err().message.find("pktkernel --help"), std::string::npos) << o.err().message;

@@ -6,9 +6,9 @@
 //   3. testpmd restarts in txonly mode: the link comes back up on the same port and
 //      testpmd's own packets arrive; our TX towards it is accepted again.
 // testpmd's path comes from $PK_TESTPMD (meson sets it); skipped when absent.
-#include <filesystem>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 

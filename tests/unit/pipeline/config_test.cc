@@ -190,15 +190,15 @@ const broken cases[] = {
      "edges:\n  - {from: a, to: b}\n  - {from: a.out, to: b, size: 64}\n",
      "t.yaml:6:5: duplicate edge a.out -> b (first at 5:5)"},
     {"duplicate timer name",
-     "timers:\n  - {name: t, interval: 1s, action: stats}\n  - {name: t, interval: 2s, action: flush}\n",
+     "timers:\n  - {name: t, interval: 1s, action: stats}\n  - {name: t, interval: 2s, action: "
+     "flush}\n",
      "t.yaml:3:12: duplicate timer name 't' (first defined at 2:12)"},
     {"evict on a link edge",
      "stages:\n  - {name: a, type: count}\n  - {name: b, type: count}\n"
      "edges:\n  - {from: a, to: b, overflow: evict}\n",
      "t.yaml:5:32: overflow 'evict' applies to pub edges only (a lagging subscriber jumps "
      "ahead); a link edge takes drop or backpressure"},
-    {"unknown timer action",
-     "timers:\n  - {name: t, interval: 1s, action: explode}\n",
+    {"unknown timer action", "timers:\n  - {name: t, interval: 1s, action: explode}\n",
      "t.yaml:2:37: unknown timer action 'explode' (allowed: stats, flush, service)"},
 
     // --- dangling references

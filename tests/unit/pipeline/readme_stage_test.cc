@@ -15,7 +15,9 @@ std::string yaml(const std::string& guard_params) {
     return "name: readme\n"
            "stages:\n"
            "  - {name: gen, type: generator, params: {count: 64, flows: 4, mbufs: 1023}}\n"
-           "  - {name: guard, type: ttl_guard, params: " + guard_params + "}\n"
+           "  - {name: guard, type: ttl_guard, params: " +
+           guard_params +
+           "}\n"
            "  - {name: sink, type: drop}\n"
            "edges:\n"
            "  - {from: gen, to: guard}\n"
@@ -28,8 +30,8 @@ TEST(readme_stage, is_registered_with_its_schema) {
     ASSERT_NE(t, nullptr) << "PK_REGISTER_STAGE in the README example did not register";
     auto r = load_string(yaml("{min_tll: 4}"), "t.yaml", registry::global().validation());
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(format(r.diagnostics()[0]),
-              "t.yaml:4:45: unknown param 'min_tll' for stage type 'ttl_guard' (did you mean 'min_ttl'?)");
+    EXPECT_EQ(format(r.diagnostics()[0]), "t.yaml:4:45: unknown param 'min_tll' for stage type "
+                                          "'ttl_guard' (did you mean 'min_ttl'?)");
     auto range = load_string(yaml("{min_ttl: 0}"), "t.yaml", registry::global().validation());
     ASSERT_FALSE(range.ok());
 }

@@ -11,8 +11,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -209,8 +209,10 @@ TEST(Generator, SizesSingleListAndRaisedMinimum) {
 TEST(Generator, OutOfRangeSizesRejectedAtBuild) {
     // A size in the list that does not fit a 16-bit length must be rejected, not
     // silently wrapped (65600 would become 64); the error names the value as written.
-    for (auto [p, v] : {std::pair{"sizes: [64, 65600]", "65600"}, {"sizes: [70000]", "70000"},
-                        {"sizes: [59]", "59"}, {"size: 4000", "4000"}}) {
+    for (auto [p, v] : {std::pair{"sizes: [64, 65600]", "65600"},
+                        {"sizes: [70000]", "70000"},
+                        {"sizes: [59]", "59"},
+                        {"size: 4000", "4000"}}) {
         SCOPED_TRACE(p);
         env e;
         std::string err = try_build(e, gen_yaml(std::string(p) + ", count: 10, mbufs: 1023"));
@@ -1435,14 +1437,15 @@ TEST(Graph, SameReactorPubEdgeNeverWaitsForItsOwnSubscriber) {
 
 TEST(Graph, SameReactorSubEdgeNeverWaitsForItsOwnConsumer) {
     env e;
-    ASSERT_EQ(try_build(e, "stages:\n"
-                           "  - {name: a, type: count}\n"
-                           "  - {name: b, type: count}\n"
-                           "  - {name: c, type: t_collect}\n"
-                           "edges:\n"
-                           "  - {from: a, to: c, queue: sub, size: 64}\n"
-                           "  - {from: b, to: c, queue: sub, size: 64}\n",
-                           2, {{"b", 1}}),
+    ASSERT_EQ(try_build(e,
+                        "stages:\n"
+                        "  - {name: a, type: count}\n"
+                        "  - {name: b, type: count}\n"
+                        "  - {name: c, type: t_collect}\n"
+                        "edges:\n"
+                        "  - {from: a, to: c, queue: sub, size: 64}\n"
+                        "  - {from: b, to: c, queue: sub, size: 64}\n",
+                        2, {{"b", 1}}),
               "");
     // a shares reactor 0 with c (the consumer): it must not wait.
     EXPECT_TRUE(returns_without_abort(*e.g, [&] { feed(e["a"], frames(100)); }));
@@ -1455,15 +1458,17 @@ TEST(Graph, SameReactorSubEdgeNeverWaitsForItsOwnConsumer) {
 
     // b is on another reactor: its lane keeps its backpressure (it waits for room).
     env e2;
-    ASSERT_EQ(try_build(e2, "stages:\n"
-                            "  - {name: b, type: count}\n"
-                            "  - {name: c, type: t_collect}\n"
-                            "edges:\n"
-                            "  - {from: b, to: c, queue: sub, size: 64}\n",
-                            2, {{"b", 1}}),
+    ASSERT_EQ(try_build(e2,
+                        "stages:\n"
+                        "  - {name: b, type: count}\n"
+                        "  - {name: c, type: t_collect}\n"
+                        "edges:\n"
+                        "  - {from: b, to: c, queue: sub, size: 64}\n",
+                        2, {{"b", 1}}),
               "");
     feed(e2["b"], frames(64));
-    EXPECT_FALSE(returns_without_abort(*e2.g, [&] { feed(e2["b"], frames(1)); }, 200));
+    EXPECT_FALSE(returns_without_abort(
+        *e2.g, [&] { feed(e2["b"], frames(1)); }, 200));
 }
 
 TEST(Graph, AllowCycleOnOneReactorIsQueuedNotARecursiveCall) {
@@ -1492,15 +1497,16 @@ TEST(Graph, AllowCycleBackEdgeNeverWaits) {
     // a (reactor 0) -> f (reactor 1) -> f.miss -> a (back edge). If f waited on the full
     // back edge while a waits on the full a -> f queue, both reactors would wait forever.
     env e;
-    ASSERT_EQ(try_build(e, "stages:\n"
-                           "  - {name: a, type: count}\n"
-                           "  - {name: f, type: filter, params: {proto: udp}}\n"
-                           "  - {name: sink, type: t_collect}\n"
-                           "edges:\n"
-                           "  - {from: a, to: f, size: 64}\n"
-                           "  - {from: f.miss, to: a, allow_cycle: true, size: 64}\n"
-                           "  - {from: f, to: sink}\n",
-                           2, {{"f", 1}, {"sink", 1}}),
+    ASSERT_EQ(try_build(e,
+                        "stages:\n"
+                        "  - {name: a, type: count}\n"
+                        "  - {name: f, type: filter, params: {proto: udp}}\n"
+                        "  - {name: sink, type: t_collect}\n"
+                        "edges:\n"
+                        "  - {from: a, to: f, size: 64}\n"
+                        "  - {from: f.miss, to: a, allow_cycle: true, size: 64}\n"
+                        "  - {from: f, to: sink}\n",
+                        2, {{"f", 1}, {"sink", 1}}),
               "");
     feed(e["f"], frames(64, IPPROTO_TCP)); // misses: the back edge is full
     EXPECT_TRUE(returns_without_abort(*e.g, [&] { feed(e["f"], frames(1, IPPROTO_TCP)); }));
@@ -1516,16 +1522,17 @@ TEST(Graph, SettleNeverWaitsOnAFullQueue) {
     const unsigned before = rte_mempool_avail_count(mp);
     {
         env e;
-        ASSERT_EQ(try_build(e, "stages:\n"
-                               "  - {name: a, type: count}\n"
-                               "  - {name: b, type: count}\n"
-                               "  - {name: c, type: count}\n"
-                               "  - {name: d, type: t_collect}\n"
-                               "edges:\n"
-                               "  - {from: a, to: c, size: 64}\n"
-                               "  - {from: b, to: c, size: 64}\n"
-                               "  - {from: c, to: d, size: 64}\n",
-                               2, {{"c", 1}}),
+        ASSERT_EQ(try_build(e,
+                            "stages:\n"
+                            "  - {name: a, type: count}\n"
+                            "  - {name: b, type: count}\n"
+                            "  - {name: c, type: count}\n"
+                            "  - {name: d, type: t_collect}\n"
+                            "edges:\n"
+                            "  - {from: a, to: c, size: 64}\n"
+                            "  - {from: b, to: c, size: 64}\n"
+                            "  - {from: c, to: d, size: 64}\n",
+                            2, {{"c", 1}}),
                   "");
         feed(e["a"], frames(64));
         feed(e["b"], frames(64));
@@ -1556,13 +1563,14 @@ TEST(Graph, PubEdgesOfOneOutputMustAgreeOnSizeAndOverflow) {
     // They share one ring: the second edge's settings would be silently ignored (a
     // subscriber meant to be evicted would instead hold the publisher back).
     env e;
-    std::string err = try_build(e, "stages:\n"
-                                   "  - {name: p, type: publish}\n"
-                                   "  - {name: s1, type: subscribe}\n"
-                                   "  - {name: s2, type: subscribe}\n"
-                                   "edges:\n"
-                                   "  - {from: p, to: s1, queue: pub, size: 4096}\n"
-                                   "  - {from: p, to: s2, queue: pub, size: 64, overflow: evict}\n",
+    std::string err = try_build(e,
+                                "stages:\n"
+                                "  - {name: p, type: publish}\n"
+                                "  - {name: s1, type: subscribe}\n"
+                                "  - {name: s2, type: subscribe}\n"
+                                "edges:\n"
+                                "  - {from: p, to: s1, queue: pub, size: 4096}\n"
+                                "  - {from: p, to: s2, queue: pub, size: 64, overflow: evict}\n",
                                 2, {{"s1", 1}, {"s2", 1}});
     EXPECT_NE(err.find("t.yaml:7:"), std::string::npos) << err;
     EXPECT_NE(err.find("share one broadcast ring"), std::string::npos) << err;
@@ -1578,11 +1586,13 @@ TEST(Graph, NoStageDownstreamOfAPubEdgeMayWriteIntoPackets) {
                                                    "  - {name: p, type: publish}\n"
                                                    "  - {name: s1, type: subscribe}\n"
                                                    "  - {name: c, type: count}\n"
-                                                   "  - {name: w, type: ") + writer + "}\n"
-                                                   "edges:\n"
-                                                   "  - {from: p, to: s1, queue: pub}\n"
-                                                   "  - {from: s1, to: c}\n"
-                                                   "  - {from: c, to: w}\n");
+                                                   "  - {name: w, type: ") +
+                                           writer +
+                                           "}\n"
+                                           "edges:\n"
+                                           "  - {from: p, to: s1, queue: pub}\n"
+                                           "  - {from: s1, to: c}\n"
+                                           "  - {from: c, to: w}\n");
         EXPECT_NE(err.find("t.yaml:5:"), std::string::npos) << err;
         EXPECT_NE(err.find("writes into packets"), std::string::npos) << err;
     }

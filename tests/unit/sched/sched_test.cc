@@ -582,7 +582,8 @@ TEST(sched_reactor, discipline_decides_a_bucketed_source_share) {
         s.bucket = bucket;
         g[0].add_net(s);
         g[0].run_once();
-        EXPECT_EQ(g[0].counters().source_polls[static_cast<unsigned>(source_kind::net)].load(), polls)
+        EXPECT_EQ(g[0].counters().source_polls[static_cast<unsigned>(source_kind::net)].load(),
+                  polls)
             << "bucket " << bucket;
     }
     // Round-robin: every source gets the quantum.

@@ -13,7 +13,8 @@ TEST(topology, discovers_this_machine) {
     EXPECT_GE(m->cores, 1u);
     EXPECT_GE(m->nodes.size(), 1u);
     std::set<unsigned> seen;
-    for (auto& c : m->cpus) EXPECT_TRUE(seen.insert(c.os_index).second) << "cpu listed twice";
+    for (auto& c : m->cpus)
+        EXPECT_TRUE(seen.insert(c.os_index).second) << "cpu listed twice";
     EXPECT_NE(describe(*m).find("hardware threads"), std::string::npos);
 }
 
@@ -23,7 +24,8 @@ static machine fake() {
     m.nodes = {{0, 1 << 30, {}}, {1, 1 << 30, {}}};
     unsigned os = 0;
     for (unsigned core = 0; core < 4; ++core)
-        for (unsigned t = 0; t < 2; ++t) m.cpus.push_back({os++, core, core < 2 ? 0 : 1, t});
+        for (unsigned t = 0; t < 2; ++t)
+            m.cpus.push_back({os++, core, core < 2 ? 0 : 1, t});
     m.cores = 4;
     return m;
 }
