@@ -308,6 +308,7 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
     // Broadcast rings are shared by every pub edge leaving the same output.
     std::map<std::pair<stage*, unsigned>, pub_ring*> pubs;
     std::map<std::pair<stage*, unsigned>, const edge_config*> pub_first;
+    std::map<stage*, const edge_config*> sub_first;
     std::map<stage*, sub_edge*> subs;
     for (auto& ec : cfg.edges) {
         stage* from = g->find_stage(ec.from_stage);
@@ -372,10 +373,17 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
                                "several stages use queue: pub (broadcast) or a flow_balance stage");
             if (*ec.queue == queue_kind::sub) {
                 sub_edge* s = subs.count(to) ? subs[to] : nullptr;
+                if (s && *sub_first[to]->size != *ec.size)
+                    return fail(ec.size.given() ? ec.size.at : ec.at,
+                                "sub edges into '" + to->name() + "' share one queue: give them the "
+                                "same size (the first, at " + std::to_string(sub_first[to]->at.line) +
+                                ":" + std::to_string(sub_first[to]->at.col) + ", says " +
+                                std::to_string(*sub_first[to]->size) + ")");
                 if (!s) {
                     auto e = std::make_unique<sub_edge>(*ec.size, *to, bp, g->_abort);
                     s = e.get();
                     subs[to] = s;
+                    sub_first[to] = &ec;
                     g->_sources[to->reactor()].push_back(s);
                     g->_edges.push_back(std::move(e));
                 }
