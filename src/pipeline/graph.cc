@@ -375,10 +375,12 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
                 sub_edge* s = subs.count(to) ? subs[to] : nullptr;
                 if (s && *sub_first[to]->size != *ec.size)
                     return fail(ec.size.given() ? ec.size.at : ec.at,
-                                "sub edges into '" + to->name() + "' share one queue: give them the "
-                                "same size (the first, at " + std::to_string(sub_first[to]->at.line) +
-                                ":" + std::to_string(sub_first[to]->at.col) + ", says " +
-                                std::to_string(*sub_first[to]->size) + ")");
+                                "sub edges into '" + to->name() +
+                                    "' share one queue: give them the "
+                                    "same size (the first, at " +
+                                    std::to_string(sub_first[to]->at.line) + ":" +
+                                    std::to_string(sub_first[to]->at.col) + ", says " +
+                                    std::to_string(*sub_first[to]->size) + ")");
                 if (!s) {
                     auto e = std::make_unique<sub_edge>(*ec.size, *to, bp, g->_abort);
                     s = e.get();

@@ -1579,13 +1579,14 @@ TEST(Graph, PubEdgesOfOneOutputMustAgreeOnSizeAndOverflow) {
 TEST(Graph, SubEdgesIntoOneStageMustAgreeOnSize) {
     // They share one multicursor queue: a second size would be silently ignored.
     env e;
-    std::string err = try_build(e, "stages:\n"
-                                   "  - {name: a, type: count}\n"
-                                   "  - {name: b, type: count}\n"
-                                   "  - {name: c, type: count}\n"
-                                   "edges:\n"
-                                   "  - {from: a, to: c, queue: sub, size: 256}\n"
-                                   "  - {from: b, to: c, queue: sub, size: 64}\n",
+    std::string err = try_build(e,
+                                "stages:\n"
+                                "  - {name: a, type: count}\n"
+                                "  - {name: b, type: count}\n"
+                                "  - {name: c, type: count}\n"
+                                "edges:\n"
+                                "  - {from: a, to: c, queue: sub, size: 256}\n"
+                                "  - {from: b, to: c, queue: sub, size: 64}\n",
                                 2, {{"c", 1}});
     EXPECT_NE(err.find("t.yaml:7:"), std::string::npos) << err;
     EXPECT_NE(err.find("same size"), std::string::npos) << err;
