@@ -127,6 +127,9 @@ public:
 private:
     void activate_pending() noexcept;
     std::size_t refresh_and_reclaim() noexcept;
+    /// Runs the release hook (and destructors) over [_released, target), in contiguous
+    /// runs; returns how many slots were released.
+    std::size_t release_to(std::size_t target) noexcept;
     void evict_laggards(std::size_t n) noexcept;
 
     // read-only after construction
@@ -245,17 +248,7 @@ turbine<T>::turbine(std::size_t capacity, options o)
 template <typename T>
 turbine<T>::~turbine() {
     // No cursor may remain: release everything still held.
-    const std::size_t h = _h;
-    while (_released != h) {
-        const std::size_t first = _released & _mask;
-        std::size_t run = h - _released;
-        if (run > _capacity - first) run = _capacity - first;
-        if (_opt.on_release) _opt.on_release(_slots.data() + first, run, _opt.release_ctx);
-        if constexpr (!std::is_trivially_destructible_v<T>)
-            for (std::size_t i = 0; i < run; ++i)
-                _slots[first + i].~T();
-        _released += run;
-    }
+    release_to(_h);
 }
 
 template <typename T>
@@ -295,6 +288,23 @@ void turbine<T>::activate_pending() noexcept {
 }
 
 template <typename T>
+std::size_t turbine<T>::release_to(std::size_t target) noexcept {
+    std::size_t freed = 0;
+    while (_released != target) {
+        const std::size_t first = _released & _mask;
+        std::size_t run = target - _released;
+        if (run > _capacity - first) run = _capacity - first;
+        if (_opt.on_release) _opt.on_release(_slots.data() + first, run, _opt.release_ctx);
+        if constexpr (!std::is_trivially_destructible_v<T>)
+            for (std::size_t i = 0; i < run; ++i)
+                _slots[first + i].~T();
+        _released += run;
+        freed += run;
+    }
+    return freed;
+}
+
+template <typename T>
 std::size_t turbine<T>::refresh_and_reclaim() noexcept {
     // Slowest active cursor. acquire pairs with the subscriber's release of pos: its
     // reads of those slots happen before we release and overwrite them.
@@ -307,18 +317,7 @@ std::size_t turbine<T>::refresh_and_reclaim() noexcept {
     }
     const std::size_t min = _h - min_lag;
     _cached_min = min;
-    std::size_t freed = 0;
-    while (_released != min) {
-        const std::size_t first = _released & _mask;
-        std::size_t run = min - _released;
-        if (run > _capacity - first) run = _capacity - first;
-        if (_opt.on_release) _opt.on_release(_slots.data() + first, run, _opt.release_ctx);
-        if constexpr (!std::is_trivially_destructible_v<T>)
-            for (std::size_t i = 0; i < run; ++i)
-                _slots[first + i].~T();
-        _released += run;
-        freed += run;
-    }
+    const std::size_t freed = release_to(min);
     if (freed) {
         _released_pub.store(_released, std::memory_order_release);
         _released_total.store(_released_total.load(std::memory_order_relaxed) + freed,
