@@ -19,6 +19,8 @@ Runs a packet-processing pipeline declared in YAML on DPDK poll-mode reactors.
 
 options:
   -c, --config FILE        pipeline to run (e.g. pipelines/default.yaml)
+      --check FILE         validate FILE and print its plan (reactors, CPUs, stages,
+                           edges, memory) without starting anything; exit 0 or 2
   -d, --duration SECONDS   stop after this long (default: until Ctrl-C / SIGTERM)
       --stats-json PATH    write the final counters as JSON on exit
       --metrics ADDR:PORT  serve Prometheus /metrics there (overrides the config)
@@ -39,8 +41,8 @@ error usage_error(const std::string& what) {
 }
 
 bool takes_value(std::string_view name) {
-    return name == "config" || name == "duration" || name == "stats-json" || name == "metrics" ||
-           name == "log-level";
+    return name == "config" || name == "check" || name == "duration" || name == "stats-json" ||
+           name == "metrics" || name == "log-level";
 }
 } // namespace
 
@@ -95,7 +97,10 @@ result<options> parse(int argc, char** argv) {
             o.topology = true;
         else if (name == "config")
             o.config = *value;
-        else if (name == "stats-json")
+        else if (name == "check") {
+            o.config = *value;
+            o.check = true;
+        } else if (name == "stats-json")
             o.stats_json = *value;
         else if (name == "metrics") {
             if (value->find(':') == std::string::npos)

@@ -17,7 +17,8 @@ struct options {
     bool help = false;
     bool version = false;
     bool topology = false;
-    std::string config;               ///< --config FILE
+    std::string config;               ///< --config FILE (or --check FILE)
+    bool check = false;               ///< --check: validate and print the plan, run nothing
     std::optional<double> duration_s; ///< --duration SECONDS (none: until Ctrl-C)
     std::string stats_json;           ///< --stats-json PATH
     std::string metrics;              ///< --metrics ADDR:PORT (overrides config)

@@ -8,13 +8,11 @@
 #include <unistd.h>
 
 #include "app/cli.hh"
-#include "base/clock.hh"
+#include "app/console.hh"
+#include "app/lifecycle.hh"
 #include "base/log.hh"
-#include "net/console.hh"
-#include "net/eal.hh"
 #include "pipeline/config.hh"
 #include "pipeline/registry.hh"
-#include "pipeline/runtime.hh"
 #include "topology/topology.hh"
 
 namespace {
@@ -53,7 +51,7 @@ int ctl(int argc, char** argv) {
         return fail_usage(
             "usage: pktkernel ctl [--socket PATH] COMMAND (e.g. 'show stages', 'stats', "
             "'help', 'quit'); the socket is the pipeline's console.socket");
-    auto r = pk::net::console_client(path, cmd);
+    auto r = pk::app::console_client(path, cmd);
     if (!r) {
         std::fprintf(stderr, "pktkernel ctl: %s\n", r.err().message.c_str());
         return 1;
@@ -108,13 +106,15 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    if (opt.check) return pk::app::check(*cfg);
+
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    pk::pipeline::run_options ro;
+    pk::app::run_options ro;
     ro.duration_s = opt.duration_s;
     ro.stats_json = opt.stats_json;
     ro.metrics = opt.metrics;
     ro.eal_args = opt.eal_args;
     ro.stop = &g_stop;
-    return pk::pipeline::run(*cfg, ro);
+    return pk::app::run(*cfg, ro);
 }

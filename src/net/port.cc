@@ -12,7 +12,6 @@
 #include <rte_mempool.h>
 
 #include "base/log.hh"
-#include "net/console.hh"
 
 namespace pk::net {
 namespace {
@@ -499,50 +498,46 @@ std::vector<port*> port::all() {
     return g_ports;
 }
 
-void add_port_commands(console& c) {
-    c.add(
-        "show ports",
-        [](std::string_view) {
-            std::string out;
-            auto opened = port::all();
-            std::uint16_t pid;
-            RTE_ETH_FOREACH_DEV(pid) {
-                port* mine = nullptr;
-                for (port* p : opened)
-                    if (p->id() == pid) mine = p;
-                if (mine) {
-                    out += mine->describe() + "\n";
-                    continue;
-                }
-                char n[RTE_ETH_NAME_MAX_LEN] = "?";
-                rte_eth_dev_get_name_by_port(pid, n);
-                rte_eth_link l{};
-                rte_eth_link_get_nowait(pid, &l);
-                out += std::string(n) + " (port " + std::to_string(pid) + ", not opened): link " +
-                       (l.link_status ? "up" : "down") + "\n";
-            }
-            return out.empty() ? std::string("(no ports)\n") : out;
-        },
-        "ports: driver, queues, RSS, offloads, link");
-    c.add_stats("ports", [] {
-        std::string out;
-        char line[512];
-        std::uint16_t pid;
-        RTE_ETH_FOREACH_DEV(pid) {
-            rte_eth_stats e{};
-            if (rte_eth_stats_get(pid, &e) != 0) continue;
-            char n[RTE_ETH_NAME_MAX_LEN] = "?";
-            rte_eth_dev_get_name_by_port(pid, n);
-            std::snprintf(line, sizeof(line),
-                          "%s: rx %" PRIu64 " pkts %" PRIu64 " bytes, tx %" PRIu64 " pkts %" PRIu64
-                          " bytes, imissed %" PRIu64 ", ierrors %" PRIu64 ", oerrors %" PRIu64
-                          ", rx_nombuf %" PRIu64 "\n",
-                          n, e.ipackets, e.ibytes, e.opackets, e.obytes, e.imissed, e.ierrors,
-                          e.oerrors, e.rx_nombuf);
-            out += line;
+std::string describe_ports() {
+    std::string out;
+    auto opened = port::all();
+    std::uint16_t pid;
+    RTE_ETH_FOREACH_DEV(pid) {
+        port* mine = nullptr;
+        for (port* p : opened)
+            if (p->id() == pid) mine = p;
+        if (mine) {
+            out += mine->describe() + "\n";
+            continue;
         }
-        return out.empty() ? std::string("(no ports)\n") : out;
-    });
+        char n[RTE_ETH_NAME_MAX_LEN] = "?";
+        rte_eth_dev_get_name_by_port(pid, n);
+        rte_eth_link l{};
+        rte_eth_link_get_nowait(pid, &l);
+        out += std::string(n) + " (port " + std::to_string(pid) + ", not opened): link " +
+               (l.link_status ? "up" : "down") + "\n";
+    }
+    return out.empty() ? std::string("(no ports)\n") : out;
+}
+
+std::string ports_stats() {
+    std::string out;
+    char line[512];
+    std::uint16_t pid;
+    RTE_ETH_FOREACH_DEV(pid) {
+        rte_eth_stats e{};
+        if (rte_eth_stats_get(pid, &e) != 0) continue;
+        char n[RTE_ETH_NAME_MAX_LEN] = "?";
+        rte_eth_dev_get_name_by_port(pid, n);
+        std::snprintf(line, sizeof(line),
+                      "%s: rx %" PRIu64 " pkts %" PRIu64 " bytes, tx %" PRIu64 " pkts %" PRIu64
+                      " bytes, imissed %" PRIu64 ", ierrors %" PRIu64 ", oerrors %" PRIu64
+                      ", rx_nombuf %" PRIu64 "\n",
+                      n, e.ipackets, e.ibytes, e.opackets, e.obytes, e.imissed, e.ierrors,
+                      e.oerrors, e.rx_nombuf);
+        out += line;
+    }
+    return out.empty() ? std::string("(no ports)\n") : out;
 }
 
 } // namespace pk::net

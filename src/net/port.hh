@@ -43,8 +43,6 @@
 
 namespace pk::net {
 
-class console;
-
 struct port_config {
     /// Ethdev name ("net_ring0", "0000:03:00.0") or a vdev spec "name,args..." that
     /// is created with rte_vdev_init when no device of that name exists yet (and
@@ -311,9 +309,11 @@ private:
     link_handler _on_link;
 };
 
-/// Installs `show ports` (every ethdev, with link and counters; configuration for
-/// ports opened by port::open) and a "ports" section in `stats` on a console.
-void add_port_commands(console& c);
+/// Every ethdev, one line each: the configuration of ports opened by port::open, the
+/// link of the others (what an operator console shows for `show ports`).
+std::string describe_ports();
+/// Every ethdev's counters, one line each.
+std::string ports_stats();
 
 /// "net_ring0" → "net_ring0"; "net_pcap0,rx_pcap=a" → "net_pcap0".
 std::string device_name(const std::string& spec);

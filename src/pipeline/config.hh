@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <set>
 #include <string>
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "base/result.hh"
+#include "sched/policy.hh"
 
 namespace pk::pipeline {
 
@@ -126,15 +128,14 @@ std::optional<std::chrono::nanoseconds> to_duration(const node& n);
 // ---------------------------------------------------------------------------------------
 // The model
 
-enum class discipline : uint8_t { weighted, round_robin, tree };
-enum class idle_policy : uint8_t { busy, pause, adaptive };
-enum class queue_kind : uint8_t { link, sub, pub, channel };
+using sched::discipline_kind;
+using sched::idle_policy;
 enum class overflow_policy : uint8_t { drop, backpressure, drop_newest, evict };
 
-const char* to_string(discipline d) noexcept;
-const char* to_string(idle_policy p) noexcept;
-const char* to_string(queue_kind k) noexcept;
-const char* to_string(overflow_policy p) noexcept;
+/// The YAML spelling of each value ("weighted", "round_robin", "tree"; "busy", ...).
+const char* yaml_name(discipline_kind d) noexcept;
+const char* yaml_name(idle_policy p) noexcept;
+const char* yaml_name(overflow_policy p) noexcept;
 
 inline constexpr unsigned priority_buckets = 4;
 using per_bucket = std::array<uint32_t, priority_buckets>;
@@ -174,8 +175,6 @@ struct port_config {
     rss_config rss;
     mempool_config mempool;
 
-    /// True when device is a PCI address (DDDD:BB:DD.F or BB:DD.F), false for a vdev.
-    bool is_pci() const noexcept;
     /// The vdev driver name+id before the first ',' ("net_ring0"); the whole PCI address.
     std::string device_name() const;
 };
@@ -185,7 +184,7 @@ struct reactor_config {
     located<std::string> name; ///< default "r<id>"
     located<uint32_t> id{0};   ///< default: index in the list
     located<uint32_t> lcore{0};
-    located<pipeline::discipline> discipline{pipeline::discipline::weighted};
+    located<discipline_kind> discipline{discipline_kind::weighted_priority};
     located<per_bucket> polls{{10, 6, 3, 1}};          ///< weighted: polls per task per round
     located<per_bucket> shares{{1000, 600, 300, 100}}; ///< tree: CPU shares per bucket
     located<idle_policy> idle{idle_policy::busy};
@@ -217,7 +216,7 @@ struct edge_config {
     std::string from_stage;    ///< parsed from `from`
     std::string from_output{"out"};
     located<std::string> to;
-    located<queue_kind> queue{queue_kind::link};
+    located<std::string> queue{"link"}; ///< an edge kind's name (validation_options)
     located<uint32_t> size{1024};
     located<overflow_policy> overflow{overflow_policy::backpressure};
     located<bool> allow_cycle{false};
@@ -297,29 +296,64 @@ struct param_spec {
     std::vector<std::string> choices; ///< string: the allowed values (empty: any)
 };
 
+/// What a stage type is to the runtime: properties of the type, declared in its schema
+/// (the registry's), never found by comparing type names.
+enum class role : uint8_t {
+    rx_source,      ///< reads a device queue: polled as its reactor's NET source
+    source,         ///< creates packets: polled as a task in its priority bucket
+    tx_sink,        ///< hands packets to a device (counts them transmitted)
+    sink,           ///< consumes packets by design: what it frees is consumed, not lost
+    balancer,       ///< spreads flows over its outputs (`show flows`)
+    writes_packets, ///< modifies packets in place: never downstream of a pub edge
+};
+
+/// A set of roles, e.g. `{role::source}`.
+class role_set {
+public:
+    constexpr role_set() noexcept = default;
+    constexpr role_set(std::initializer_list<role> rs) noexcept {
+        for (role r : rs)
+            _bits |= bit(r);
+    }
+    constexpr bool has(role r) const noexcept { return (_bits & bit(r)) != 0; }
+    constexpr bool any(role_set o) const noexcept { return (_bits & o._bits) != 0; }
+
+private:
+    static constexpr uint32_t bit(role r) noexcept { return 1u << static_cast<unsigned>(r); }
+    uint32_t _bits = 0;
+};
+
+/// Reports one problem with a stage's params: where, and what is wrong.
+using param_error = std::function<void(mark at, std::string message)>;
+
 struct stage_schema {
     std::vector<param_spec> params;
     bool open = false;                ///< true: params not listed are accepted unchecked
     bool accepts_input = true;        ///< false: a source; no edge may point to it
     bool has_outputs = true;          ///< false: a sink; no edge may leave it
     std::vector<std::string> outputs; ///< allowed output names; empty: any
+    role_set roles;
+    /// Checks beyond each param's type and range (a prefix's syntax, a power of two),
+    /// run after those passed. Optional.
+    std::function<void(const node& params, const param_error& error)> check;
+    /// Packet buffers the stage reserves from the graph's pools (e.g. a generator),
+    /// counted in the plan's mempool budget. Optional.
+    std::function<uint64_t(const node& params)> pool_mbufs;
 };
 
-/// The built-in stage type names (issue 7): port_rx, port_tx, parse, filter, macswap,
-/// flow_balance, publish, subscribe, count, capture, rate_limit, udp_echo, generator,
-/// drop.
-std::set<std::string, std::less<>> builtin_stage_types();
-
-/// Schemas the config layer knows for built-ins whose params other checks depend on:
-/// port_rx (port, queue, burst), port_tx (port, queue, burst), drop (none). nullopt for
-/// the rest: their params are not checked until the stage registry supplies a schema.
-std::optional<stage_schema> builtin_stage_schema(std::string_view type);
+/// An edge kind as the validator sees it (the pipeline layer's edge table supplies them).
+struct edge_kind_spec {
+    std::string name;
+    bool evict = false; ///< overflow 'evict' allowed (a lagging subscriber jumps ahead)
+};
 
 struct validation_options {
     /// Known stage types; a stage whose type is not here is an error.
-    std::set<std::string, std::less<>> stage_types = builtin_stage_types();
+    std::set<std::string, std::less<>> stage_types;
     /// Param schema per type; nullopt (or an empty function): params not checked.
-    std::function<std::optional<stage_schema>(std::string_view type)> schema = builtin_stage_schema;
+    std::function<std::optional<stage_schema>(std::string_view type)> schema;
+    /// Known edge kinds (`queue:`); empty: any name is accepted.
+    std::vector<edge_kind_spec> edge_kinds;
 };
 
 // ---------------------------------------------------------------------------------------

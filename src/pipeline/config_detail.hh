@@ -43,4 +43,37 @@ constexpr bool is_power_of_two(uint64_t v) noexcept {
 /// A name for ports, stages, reactors, timers: [A-Za-z_][A-Za-z0-9_-]*.
 bool valid_name(std::string_view s) noexcept;
 
+/// The YAML spellings of an enum.
+template <typename E>
+struct choice {
+    const char* name;
+    E value;
+};
+inline constexpr choice<discipline_kind> discipline_choices[] = {
+    {"weighted", discipline_kind::weighted_priority},
+    {"round_robin", discipline_kind::round_robin},
+    {"tree", discipline_kind::tree}};
+inline constexpr choice<idle_policy> idle_choices[] = {{"busy", idle_policy::busy},
+                                                       {"pause", idle_policy::pause},
+                                                       {"adaptive", idle_policy::adaptive}};
+inline constexpr choice<overflow_policy> overflow_choices[] = {
+    {"drop", overflow_policy::drop},
+    {"backpressure", overflow_policy::backpressure},
+    {"drop_newest", overflow_policy::drop_newest},
+    {"evict", overflow_policy::evict}};
+inline constexpr choice<param_type> param_type_choices[] = {
+    {"any", param_type::any},           {"boolean", param_type::boolean},
+    {"integer", param_type::integer},   {"number", param_type::number},
+    {"string", param_type::string},     {"duration", param_type::duration},
+    {"list", param_type::list},         {"map", param_type::map},
+    {"port", param_type::port},         {"stage", param_type::stage},
+    {"rx_queue", param_type::rx_queue}, {"tx_queue", param_type::tx_queue}};
+
+template <typename E, size_t N>
+const char* name_of(const choice<E> (&table)[N], E v) noexcept {
+    for (const auto& c : table)
+        if (c.value == v) return c.name;
+    return "?";
+}
+
 } // namespace pk::pipeline::detail

@@ -317,6 +317,12 @@ private:
             if (p.type == param_type::rx_queue && !rx_spec) rx_spec = &p;
             if (p.type == param_type::tx_queue && !tx_spec) tx_spec = &p;
         }
+        if (_s.out->size() != errors_before) return;
+        if (schema.check)
+            schema.check(s.params, [&](mark at, std::string msg) {
+                error(at.known() ? at : where(s.name, s.at),
+                      "stage " + quoted(s.name) + " (" + type + "): " + msg);
+            });
         // Queue checks only on params that are otherwise right: a misspelt 'queue'
         // would otherwise also report a clash on the default queue 0.
         if (!port || _s.out->size() != errors_before) return;
@@ -366,9 +372,32 @@ private:
         return _o.schema(s.type.value);
     }
 
+    /// The edge's `queue` names a known kind, and its overflow policy suits that kind.
+    void edge_kind(const edge_config& e) const {
+        if (_o.edge_kinds.empty()) return;
+        std::vector<std::string> names, evicting;
+        const edge_kind_spec* kind = nullptr;
+        for (const auto& k : _o.edge_kinds) {
+            names.push_back(k.name);
+            if (k.evict) evicting.push_back(k.name);
+            if (k.name == *e.queue) kind = &k;
+        }
+        if (!kind) {
+            std::string msg = "invalid queue " + quoted(e.queue) + " (";
+            if (auto c = detail::closest(*e.queue, names); !c.empty())
+                msg += "did you mean '" + c + "'? ";
+            error(e.queue.at, msg + "allowed: " + detail::join(names) + ")");
+        } else if (e.overflow.given() && *e.overflow == overflow_policy::evict && !kind->evict) {
+            error(e.overflow.at, "overflow 'evict' applies to " + detail::join(evicting, ", ") +
+                                     " edges only (a lagging subscriber jumps ahead); a " +
+                                     *e.queue + " edge takes drop or backpressure");
+        }
+    }
+
     void edges() const {
         std::map<std::tuple<std::string, std::string, std::string>, mark> seen;
         for (const auto& e : _c.edges) {
+            edge_kind(e);
             const stage_config* from = nullptr;
             const stage_config* to = nullptr;
             if (e.from.given() && !e.from_stage.empty()) {

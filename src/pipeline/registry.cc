@@ -1,5 +1,7 @@
 #include "pipeline/registry.hh"
 
+#include "pipeline/edges.hh"
+
 namespace pk::pipeline {
 
 registry& registry::global() {
@@ -30,6 +32,8 @@ validation_options registry::validation() const {
         if (auto* t = find(type)) return t->schema;
         return std::nullopt;
     };
+    for (const auto& k : edge_kinds())
+        o.edge_kinds.push_back({k.name, k.evict});
     return o;
 }
 

@@ -1,9 +1,9 @@
-// Stage registry: type name → factory and param schema.
-//
-// The config validator asks the registry which stage types exist and what params each
-// takes, so a typo in a user's YAML is reported at `FILE:LINE:COL` before anything
-// starts; the graph builder asks it to construct stages. Built-ins are registered by
-// register_builtin_stages(); a user adds a type with `registry::global().add(...)`
+// Stage registry: type name → factory and schema (params, outputs, roles). The one
+// description of each stage type: the validator asks it which types exist and what
+// params each takes, so a typo in a user's YAML is reported at `FILE:LINE:COL` before
+// anything starts; the plan reads the roles (source, sink, writer...) and `pktkernel
+// --check` both without EAL; the graph builder asks it to construct stages. Built-ins are
+// registered by register_builtin_stages(); a user adds a type with `registry::global().add(...)`
 // before loading the config, or with PK_REGISTER_STAGE in one of their own source
 // files (a static initialiser: put it in an object file the executable links, not in
 // a static library the linker may drop).

@@ -3,7 +3,7 @@
 namespace pk::pipeline {
 
 stage::stage(const stage_args& a)
-    : _name(a.name), _type(a.type), _graph(a.owner), _reactor(a.reactor) {
+    : _name(a.name), _type(a.type), _graph(a.owner), _reactor(a.reactor), _roles(a.roles) {
     _reasons = {"unconnected", "queue_full"};
     _outputs = {"out"};
 }

@@ -38,11 +38,11 @@
 
 #include "base/compiler.hh"
 #include "base/result.hh"
+#include "pipeline/config.hh"
 #include "sched/counters.hh"
 
 namespace pk::pipeline {
 
-struct node;
 class graph;
 
 inline constexpr std::uint16_t burst_size = 64; ///< the largest burst a stage may be handed
@@ -78,6 +78,7 @@ struct stage_args {
     const node* params = nullptr; ///< a map node (see config.hh); never null for factories
     graph* owner = nullptr;
     unsigned reactor = 0; ///< index of the reactor the stage runs on
+    role_set roles;       ///< the type's roles (its schema's)
 };
 
 struct stage_counters {
@@ -112,11 +113,11 @@ public:
     /// start (ports are started by then). Sources find their devices here.
     virtual status start() { return {}; }
 
-    /// True for stages that create packets (polled every round by their reactor).
-    virtual bool is_source() const noexcept { return false; }
-    /// True for stages that modify packet data or mbuf metadata in place. Such a stage
-    /// must not receive broadcast (pub) packets, which every subscriber shares.
-    virtual bool writes_packets() const noexcept { return false; }
+    /// What the type is to the runtime (source, sink, ...): declared in its schema.
+    const role_set& roles() const noexcept { return _roles; }
+    bool is(role r) const noexcept { return _roles.has(r); }
+    /// A stage that creates or receives packets (rx_source or source): polled each round.
+    bool is_source() const noexcept { return _roles.any({role::rx_source, role::source}); }
 
     // ---- owner reactor ----------------------------------------------------------------
     /// Hands a burst to this stage (counts `in`, then process()).
@@ -211,6 +212,7 @@ private:
     std::string _name, _type;
     graph* _graph;
     unsigned _reactor;
+    role_set _roles;
     std::vector<std::string> _outputs;
     std::vector<std::string> _reasons;
     std::array<route, max_outputs> _routes{};

@@ -22,6 +22,7 @@
 #include <memory>
 #include <vector>
 
+#include "sched/policy.hh"
 #include "sched/task.hh"
 
 namespace pk::sched {
@@ -68,9 +69,6 @@ public:
 protected:
     virtual void collect(std::vector<task*>& out) const = 0;
 };
-
-enum class discipline_kind : std::uint8_t { weighted_priority, round_robin, tree };
-const char* to_string(discipline_kind k) noexcept;
 
 struct discipline_config {
     discipline_kind kind = discipline_kind::weighted_priority;

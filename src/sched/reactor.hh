@@ -28,6 +28,7 @@
 #include "queue/link.hh"
 #include "sched/counters.hh"
 #include "sched/discipline.hh"
+#include "sched/policy.hh"
 #include "sched/protocol.hh"
 #include "sched/source.hh"
 #include "sched/task.hh"
@@ -36,9 +37,6 @@ namespace pk::sched {
 
 class disk_source;
 class reactor_group;
-
-enum class idle_policy : std::uint8_t { busy, pause, adaptive };
-const char* to_string(idle_policy p) noexcept;
 
 struct reactor_config {
     discipline_config discipline{};

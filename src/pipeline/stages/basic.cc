@@ -11,7 +11,6 @@ namespace {
 class macswap final : public stage {
 public:
     explicit macswap(const stage_args& a) : stage(a) { _short = add_reason("truncated"); }
-    bool writes_packets() const noexcept override { return true; }
 
 protected:
     void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
@@ -146,24 +145,26 @@ protected:
 };
 
 stage_schema schema_of(std::vector<param_spec> params, std::vector<std::string> outputs = {"out"},
-                       bool input = true, bool outs = true) {
+                       bool input = true, bool outs = true, role_set roles = {}) {
     stage_schema s;
     s.params = std::move(params);
     s.outputs = std::move(outputs);
     s.accepts_input = input;
     s.has_outputs = outs;
+    s.roles = roles;
     return s;
 }
 
 } // namespace
 
 void register_basic(registry& r) {
-    r.add({"macswap", make_factory<macswap>(), schema_of({}),
+    r.add({"macswap", make_factory<macswap>(),
+           schema_of({}, {"out"}, true, true, {role::writes_packets}),
            "swaps source and destination MAC addresses in place"});
     r.add({"count", make_factory<count>(), schema_of({}),
            "counts packets and bytes, passes them on"});
     r.add({"drop", make_factory<drop_stage>(),
-           schema_of({p_of("reason", param_type::string)}, {}, true, false),
+           schema_of({p_of("reason", param_type::string)}, {}, true, false, {role::sink}),
            "frees every packet, counted as a drop with a reason (default sink)"});
     r.add({"rate_limit", make_factory<rate_limit>(),
            schema_of({p_num("pps", 0, 1'000'000'000'000), p_num("bps", 0, 1'000'000'000'000'000),

@@ -15,6 +15,8 @@
 namespace pk::pipeline::stages {
 namespace {
 
+constexpr unsigned copy_pool_size = 4095; ///< copies in flight to the pcapng writer
+
 /// capture: pcapng (readable by Wireshark/tshark) of up to `max_packets` packets
 /// (0: no limit), truncated to `snaplen`. The original packets go on to "out"
 /// untouched; a copy that cannot be made (pool empty) is counted as `missed`, never
@@ -45,7 +47,7 @@ public:
         }
         std::string pool = "cap_" + name();
         pool.resize(std::min<std::size_t>(pool.size(), RTE_MEMPOOL_NAMESIZE - 1));
-        _pool = rte_pktmbuf_pool_create(pool.c_str(), 4095, 64, 0,
+        _pool = rte_pktmbuf_pool_create(pool.c_str(), copy_pool_size, 64, 0,
                                         static_cast<std::uint16_t>(rte_pcapng_mbuf_size(_snaplen)),
                                         static_cast<int>(rte_socket_id()));
         if (!_pool)
@@ -102,6 +104,7 @@ void register_capture(registry& r) {
     s.params = {p_of("path", param_type::string, true), p_int("snaplen", 64, 65535),
                 p_int("max_packets", 0, INT64_MAX), p_int("port_id", 0, 65535)};
     s.outputs = {"out"};
+    s.pool_mbufs = [](const node&) -> std::uint64_t { return copy_pool_size; };
     r.add({"capture", make_factory<capture>(), s,
            "writes a pcapng copy of each packet (Wireshark-readable), passes packets on"});
 }

@@ -25,7 +25,6 @@ public:
         _drop_non_ip = a.params->boolean_or("drop_non_ip", false);
         _r_non_ip = add_reason("non_ip");
     }
-    bool writes_packets() const noexcept override { return true; } // l2/l3/l4_len, ptype
 
 protected:
     void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
@@ -160,20 +159,12 @@ public:
                  : proto == "icmpv6" ? IPPROTO_ICMPV6
                                      : -1;
         auto src = a.params->string_or("src", ""), dst = a.params->string_or("dst", "");
-        _bad_param = (!src.empty() && !parse_prefix(src, _src)) ||
-                     (!dst.empty() && !parse_prefix(dst, _dst));
+        if (!src.empty()) parse_prefix(src, _src); // checked by the schema (check_filter)
+        if (!dst.empty()) parse_prefix(dst, _dst);
         auto sp = a.params->string_or("src_port", ""), dp = a.params->string_or("dst_port", "");
-        _bad_param |=
-            (!sp.empty() && !parse_range(sp, _sport)) || (!dp.empty() && !parse_range(dp, _dport));
+        if (!sp.empty()) parse_range(sp, _sport);
+        if (!dp.empty()) parse_range(dp, _dport);
         _vlan = static_cast<int>(a.params->integer_or("vlan", -1));
-        _bad_text = "filter '" + name() +
-                    "': bad prefix or port range in params (src/dst: "
-                    "'10.0.0.0/8' or '2001:db8::/32'; ports: '53' or '1000-2000')";
-    }
-
-    status start() override {
-        if (_bad_param) return make_error(errc::invalid_argument, _bad_text);
-        return {};
     }
 
     bool pick(rte_mbuf* m, const net::parsed& p) const noexcept { return matches(m, p) != _invert; }
@@ -192,12 +183,26 @@ private:
         return true;
     }
 
-    bool _invert, _bad_param;
+    bool _invert;
     int _proto, _vlan;
     prefix _src, _dst;
     port_range _sport, _dport;
-    std::string _bad_text;
 };
+
+/// Prefixes and port ranges parse (before anything starts).
+void check_filter(const node& params, const param_error& error) {
+    for (const char* k : {"src", "dst", "src_port", "dst_port"}) {
+        const node* v = params.find(k);
+        if (!v || !v->is_scalar()) continue;
+        prefix p;
+        port_range r;
+        const bool addr = std::string_view(k).find("port") == std::string_view::npos;
+        if (addr ? parse_prefix(v->text, p) : parse_range(v->text, r)) continue;
+        error(v->at, "bad prefix or port range in param '" + std::string(k) + "': '" + v->text +
+                         "' (src/dst: '10.0.0.0/8' or '2001:db8::/32'; ports: '53' or "
+                         "'1000-2000')");
+    }
+}
 
 } // namespace
 
@@ -218,13 +223,9 @@ public:
     }
 
     status start() override {
-        if (_buckets == 0 || (_buckets & (_buckets - 1)))
-            return make_error(errc::invalid_argument,
-                              "flow_balance '" + name() + "': buckets must be a power of two");
         for (unsigned o = 0; o < outputs().size(); ++o)
             if (route_of(o).direct || route_of(o).edge) _workers.push_back(o);
         _table.assign(_buckets, 0);
-        _bucket_pkts.assign(_buckets, 0);
         for (std::uint32_t b = 0; b < _buckets; ++b)
             _table[b] =
                 _workers.empty() ? 0 : static_cast<std::uint8_t>(_workers[b % _workers.size()]);
@@ -282,7 +283,6 @@ private:
     unsigned _r_no_worker;
     std::vector<unsigned> _workers;
     std::vector<std::uint8_t> _table;
-    std::vector<std::uint64_t> _bucket_pkts;
 };
 
 namespace {
@@ -296,7 +296,6 @@ public:
     explicit udp_echo(const stage_args& a) : hit_or_miss(a, "not_echo") {
         _port = static_cast<std::uint16_t>(a.params->integer_or("port", 7));
     }
-    bool writes_packets() const noexcept override { return true; }
 
     /// Matching datagrams are answered in place.
     bool pick(rte_mbuf* m, const net::parsed& p) noexcept {
@@ -330,6 +329,7 @@ void register_classify(registry& r) {
     stage_schema ps;
     ps.params = {p_of("drop_non_ip", param_type::boolean)};
     ps.outputs = {"out"};
+    ps.roles = {role::writes_packets}; // l2/l3/l4_len, packet_type
     r.add({"parse", make_factory<parse_stage>(), ps,
            "validates headers, sets l2/l3/l4 lengths; drops malformed packets by reason"});
 
@@ -342,18 +342,27 @@ void register_classify(registry& r) {
                  p_int("vlan", 0, 4095),
                  p_of("invert", param_type::boolean)};
     fs.outputs = {"out", "miss"};
+    fs.check = check_filter;
     r.add({"filter", make_factory<filter>(), fs,
            "matches 5-tuple fields and prefixes: hits to 'out', others to 'miss' or dropped"});
 
     stage_schema bs;
     bs.params = {p_int("buckets", 1, 65536), p_of("symmetric", param_type::boolean),
                  p_of("nic_hash", param_type::boolean)};
+    bs.roles = {role::balancer};
+    bs.check = [](const node& params, const param_error& error) {
+        const node* b = params.find("buckets");
+        auto v = b ? to_integer(*b) : std::nullopt;
+        if (v && (*v & (*v - 1)) != 0)
+            error(b->at, "buckets must be a power of two, got " + std::to_string(*v));
+    };
     r.add({"flow_balance", make_factory<flow_balance>(), bs,
            "spreads flows over its outputs by hash bucket, keeping each flow in order"});
 
     stage_schema es;
     es.params = {p_int("port", 0, 65535)};
     es.outputs = {"out", "miss"};
+    es.roles = {role::writes_packets};
     r.add({"udp_echo", make_factory<udp_echo>(), es,
            "answers UDP datagrams in place (swap MAC, IP, ports)"});
 }

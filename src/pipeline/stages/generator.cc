@@ -48,12 +48,9 @@ public:
         _rng.s = static_cast<std::uint64_t>(p.integer_or("seed", 1)) * 0x9E3779B97F4A7C15ull | 1;
         if (auto* sizes = p.find("sizes"); sizes && sizes->is_sequence()) {
             for (auto& it : sizes->items) {
-                auto v = to_integer(it);
-                if (!v || *v < 60 || *v > max_size) {
-                    _bad_size = it.text;
-                    continue;
-                }
-                _sizes.push_back(static_cast<std::uint16_t>(*v));
+                auto v = to_integer(it); // in range: checked by the schema (check_sizes)
+                if (v && *v >= 60 && *v <= max_size)
+                    _sizes.push_back(static_cast<std::uint16_t>(*v));
             }
         } else if (p.string_or("sizes", "") == "imix") {
             // Simple IMIX: 7 x 64, 4 x 570, 1 x 1518 (frame sizes incl. FCS).
@@ -80,17 +77,10 @@ public:
         _seq.assign(_flows, 0);
     }
 
-    bool is_source() const noexcept override { return true; }
-
     status start() override {
         auto mp = owner()->mempool(static_cast<int>(rte_socket_id()), _mbufs);
         if (!mp) return mp.err();
         _pool = *mp;
-        if (!_bad_size.empty())
-            return make_error(errc::invalid_argument,
-                              "generator '" + name() + "': packet size '" + _bad_size +
-                                  "' in sizes is out of range (an integer in [60, " +
-                                  std::to_string(max_size) + "])");
         _last = tsc::now();
         _per_cycle = _rate / static_cast<double>(tsc::hz());
         _depth = std::max(static_cast<double>(_burst), _rate / 1000.0);
@@ -134,9 +124,10 @@ public:
 protected:
     void process(rte_mbuf** pkts, std::uint16_t n) noexcept override { emit(0, pkts, n); }
 
-private:
+public:
     static constexpr std::int64_t max_size = RTE_MBUF_DEFAULT_DATAROOM; ///< one segment
 
+private:
     /// Headers plus the 12-byte flow id + sequence: smaller sizes are raised to this.
     static std::uint16_t min_size(int family, std::uint8_t proto) noexcept {
         return static_cast<std::uint16_t>(
@@ -241,7 +232,6 @@ private:
     unsigned _mbufs;
     rng _rng{};
     std::vector<std::uint16_t> _sizes;
-    std::string _bad_size; ///< a `sizes` entry out of range, reported by start()
     std::vector<double> _cdf;
     std::vector<std::uint64_t> _seq;
     rte_mempool* _pool = nullptr;
@@ -266,6 +256,26 @@ void register_generator(registry& r) {
                 p_int("mbufs", 1023, 1 << 22)};
     s.accepts_input = false;
     s.outputs = {"out"};
+    s.roles = {role::source};
+    s.check = [](const node& params, const param_error& error) {
+        const node* sizes = params.find("sizes");
+        if (!sizes) return;
+        if (sizes->is_scalar() && sizes->text == "imix") return;
+        if (!sizes->is_sequence() || sizes->items.empty()) {
+            error(sizes->at, "'sizes' must be a list of packet sizes or 'imix'");
+            return;
+        }
+        for (const auto& it : sizes->items) {
+            auto v = to_integer(it);
+            if (!v || *v < 60 || *v > generator::max_size)
+                error(it.at, "packet size '" + it.text +
+                                 "' in sizes is out of range (an integer in [60, " +
+                                 std::to_string(generator::max_size) + "])");
+        }
+    };
+    s.pool_mbufs = [](const node& params) -> std::uint64_t {
+        return static_cast<std::uint64_t>(params.integer_or("mbufs", 16383));
+    };
     r.add({"generator", make_factory<generator>(), s,
            "synthetic flows (IPv4/IPv6, UDP/TCP, size mix, uniform or Zipf) with flow id + "
            "sequence in every payload"});

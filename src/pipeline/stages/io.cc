@@ -17,7 +17,6 @@ public:
         _queue = static_cast<std::uint16_t>(a.params->integer_or("queue", 0));
         _burst = static_cast<std::uint16_t>(a.params->integer_or("burst", 32));
     }
-    bool is_source() const noexcept override { return true; }
 
     status start() override {
         auto* p = owner()->find_port(_port_name);
@@ -76,7 +75,6 @@ public:
                               "port '" + _port_name + "' has " + std::to_string(p->tx_queues()) +
                                   " TX queues; queue " + std::to_string(_queue) +
                                   " does not exist");
-        if (auto s = owner()->claim_tx(p->id(), _queue, reactor()); !s) return s;
         _tx = std::make_unique<net::tx_buffer>(p->id(), _queue, _burst, tsc::from_us(_drain_us));
         return {};
     }
@@ -140,6 +138,7 @@ stage_schema port_schema(bool rx) {
     s.accepts_input = !rx;
     s.has_outputs = rx;
     if (rx) s.outputs = {"out"};
+    s.roles = {rx ? role::rx_source : role::tx_sink};
     return s;
 }
 

@@ -12,7 +12,6 @@
 #include <rte_ring.h>
 #include <unistd.h>
 
-#include "net/console.hh"
 #include "net/packet.hh"
 #include "net/port.hh"
 #include "pkt_builder.hh"
@@ -307,17 +306,14 @@ TEST(port, mempools_per_socket_sized_from_queues) {
     EXPECT_NE(huge.err().message.find("raise EAL memory"), std::string::npos);
 }
 
-TEST(port, console_show_ports_and_stats) {
+TEST(port, reports_describe_ports_and_stats) {
     auto p = port::open(port_config{.device = "net_ring0"});
     ASSERT_TRUE(p);
-    auto c = console::create();
-    ASSERT_TRUE(c);
-    add_port_commands(**c);
-    std::string s = (*c)->execute("show ports");
+    std::string s = describe_ports();
     EXPECT_NE(s.find("net_ring0 (port"), std::string::npos) << s;
     EXPECT_NE(s.find("net_null0"), std::string::npos) << s;
-    s = (*c)->execute("stats");
-    EXPECT_NE(s.find("[ports]"), std::string::npos) << s;
+    s = ports_stats();
+    EXPECT_NE(s.find("net_ring0: rx"), std::string::npos) << s;
     EXPECT_NE(s.find("imissed"), std::string::npos) << s;
     EXPECT_NE(s.find("rx_nombuf"), std::string::npos) << s;
 }

@@ -242,7 +242,10 @@ std::string try_build(env& e, const std::string& yaml, unsigned reactors,
     for (std::size_t i = 0; i < e.cfg.stages.size(); ++i)
         for (auto& [n, rr] : where)
             if (*e.cfg.stages[i].name == n) placed[i] = rr;
-    auto g = graph::build(e.cfg, registry::global(), placed, reactors);
+    auto p = plan_graph(e.cfg, registry::global(), placed, reactors);
+    if (!p) return p.err().message;
+    e.p = std::move(*p);
+    auto g = graph::build(e.cfg, registry::global(), e.p);
     if (!g) return g.err().message;
     e.g = std::move(*g);
     return "";

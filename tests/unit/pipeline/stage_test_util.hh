@@ -20,6 +20,7 @@
 
 #include "pipeline/config.hh"
 #include "pipeline/graph.hh"
+#include "pipeline/plan.hh"
 #include "pipeline/registry.hh"
 #include "pipeline/stage.hh"
 
@@ -96,7 +97,8 @@ void register_test_stages();
 // ---- building graphs -----------------------------------------------------------------
 
 struct env {
-    config cfg; ///< outlives the graph (declared first)
+    config cfg; ///< outlives the plan and the graph (declared first)
+    plan p;
     std::unique_ptr<graph> g;
 
     stage* operator[](std::string_view name) const;

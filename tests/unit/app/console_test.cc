@@ -12,9 +12,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "net/console.hh"
+#include "app/console.hh"
 
-using namespace pk::net;
+using namespace pk::app;
 using namespace std::chrono_literals;
 
 namespace {

@@ -6,8 +6,8 @@
 // dispatches a line to the registered command whose words are the longest prefix of
 // it; the rest of the line is the handler's argument string. Built in: `help`,
 // `quit`, `stats` (the concatenation of sections added with `add_stats`), and
-// placeholders for `show ports|reactors|stages|queues|flows|timers` that later layers
-// replace (ports: `add_port_commands()` in net/port.hh).
+// placeholders for `show ports|reactors|stages|queues|flows|timers` that the
+// application replaces with the layers' reports (app/commands.cc).
 //
 // Protocol (socket and stdin alike): one command per line, the reply is text; errors
 // are one line starting with "error: ". A socket client may send any number of lines;
@@ -31,7 +31,7 @@
 #include "base/result.hh"
 #include "net/poll.hh"
 
-namespace pk::net {
+namespace pk::app {
 
 class console {
 public:
@@ -101,7 +101,7 @@ private:
     console();
     std::string dispatch(std::string_view line);
     std::string help_text() const;
-    void on_ready(std::size_t tok, const event& e);
+    void on_ready(std::size_t tok, const net::event& e);
     void handle_input(conn& c);
     void handle_line(conn& c, std::string_view line);
     void flush(std::size_t tok, conn& c);
@@ -110,8 +110,8 @@ private:
 
     std::map<std::string, entry, std::less<>> _cmds;
     std::vector<std::pair<std::string, std::function<std::string()>>> _stats;
-    std::unique_ptr<poll> _poll;
-    events _events{64};
+    std::unique_ptr<net::poll> _poll;
+    net::events _events{64};
     std::map<std::size_t, conn> _conns;
     std::size_t _next_token = 2;
     int _listen_fd = -1;
@@ -126,4 +126,4 @@ private:
 result<std::string> console_client(const std::string& path, std::string_view command,
                                    std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
-} // namespace pk::net
+} // namespace pk::app

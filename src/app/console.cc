@@ -1,4 +1,4 @@
-#include "net/console.hh"
+#include "app/console.hh"
 
 #include <algorithm>
 #include <cerrno>
@@ -14,7 +14,10 @@
 
 #include "base/log.hh"
 
-namespace pk::net {
+namespace pk::app {
+
+using namespace pk::net;
+
 namespace {
 
 constexpr std::size_t listen_token = 0;
@@ -477,4 +480,4 @@ result<std::string> console_client(const std::string& path, std::string_view com
     return reply;
 }
 
-} // namespace pk::net
+} // namespace pk::app

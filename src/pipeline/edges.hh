@@ -1,0 +1,86 @@
+// Edge kinds: the queues that connect stages, one descriptor per `queue:` kind.
+//
+//   link     one producer, one consumer: a direct call on one reactor (run to
+//            completion), an SPSC ring across reactors
+//   channel  the same as link, named for a (tx, rx) pair
+//   sub      many producers into one consumer: edges into one stage share one queue,
+//            one SPSC lane per producer (multicursor, no CAS)
+//   pub      one producer, many subscribers: edges from one output share one broadcast
+//            ring, each subscriber a cursor
+//
+// Adding a kind adds one entry to the table in edges.cc (and its queue class): the
+// validator takes the names from it, the plan its sharing rules, the graph its `make`.
+//
+// Threads: the table is constant. Queues are built on the control thread; then the
+// producer end is used by the producer's reactor, each consumer end by its consumer's
+// reactor; queued() and the counters may be read from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "pipeline/config.hh"
+#include "pipeline/stage.hh"
+
+namespace pk::pipeline {
+
+/// The consumer side of a queued edge: polled by the target stage's reactor.
+class edge_source {
+public:
+    virtual ~edge_source() = default;
+    /// Pops up to one burst and hands it to the target stage. Returns packets moved.
+    virtual std::uint32_t poll() noexcept = 0;
+    /// Packets waiting in the queue for this consumer.
+    virtual std::uint64_t queued() const noexcept = 0;
+    virtual stage& target() const noexcept = 0;
+};
+
+/// One queue between stages, made for one or more edges of one kind.
+class edge_queue {
+public:
+    virtual ~edge_queue() = default;
+    /// A producer end (control thread, while building). `wait`: a full queue waits for
+    /// room (backpressure) instead of refusing, which the graph allows only where the
+    /// wait can end (see graph.hh). nullptr when the queue takes no more producers.
+    virtual edge_sink* add_producer(bool wait) = 0;
+    /// The consumer end feeding `target`, or nullptr when this queue's one consumer
+    /// exists already (sub) or it takes no more (pub: at most max_share).
+    virtual edge_source* add_consumer(stage& target, bool wait) = 0;
+    /// Packets inside the queue (broadcast rings: not yet released).
+    virtual std::uint64_t queued() const noexcept = 0;
+    /// Producer-side upkeep (broadcast rings: release the slots every cursor passed).
+    virtual std::uint32_t service() noexcept { return 0; }
+    /// Broadcast rings: packets released (each once) and references handed to
+    /// subscribers; 0 for the other kinds.
+    virtual std::uint64_t released() const noexcept { return 0; }
+    virtual std::uint64_t fanout() const noexcept { return 0; }
+};
+
+/// How edges of a kind share queues.
+enum class sharing : std::uint8_t {
+    none,      ///< a queue per edge
+    by_output, ///< edges leaving one output share a queue (pub)
+    by_target, ///< edges into one stage share a queue (sub)
+};
+
+struct edge_kind {
+    const char* name;
+    const char* summary;
+    sharing shared;
+    unsigned max_share; ///< edges per shared queue (0: not shared)
+    bool always_queued; ///< false: on one reactor the edge is a direct call
+    bool evict;         ///< overflow 'evict' allowed
+    /// The queue for edges of this kind (`size` slots, the edges' overflow policy).
+    std::unique_ptr<edge_queue> (*make)(std::uint32_t size, overflow_policy overflow,
+                                        const std::atomic<bool>& abort);
+};
+
+/// Every kind, in documentation order.
+std::span<const edge_kind> edge_kinds() noexcept;
+/// The kind named `name`, or nullptr.
+const edge_kind* find_edge_kind(std::string_view name) noexcept;
+
+} // namespace pk::pipeline

@@ -1,0 +1,425 @@
+#include "pipeline/plan.hh"
+
+#include <algorithm>
+#include <cinttypes>
+#include <map>
+#include <set>
+
+#include "pipeline/registry.hh"
+
+namespace pk::pipeline {
+namespace {
+
+std::string at_text(mark m) {
+    return std::to_string(m.line) + ":" + std::to_string(m.col);
+}
+
+std::string names_or_none(const std::vector<std::string>& v) {
+    std::string s;
+    for (auto& x : v)
+        s += (s.empty() ? "" : ", ") + x;
+    return s.empty() ? "none" : s;
+}
+
+sched::reactor_config to_sched(const reactor_config& rc) {
+    sched::reactor_config c;
+    c.discipline.kind = *rc.discipline;
+    for (unsigned b = 0; b < priority_buckets; ++b)
+        c.discipline.polls[b] = (*rc.polls)[b];
+    c.discipline.bucket_count = priority_buckets;
+    c.idle = *rc.idle;
+    return c;
+}
+
+/// Builds a plan, collecting every problem before it gives up.
+class planner {
+public:
+    planner(const config& cfg, const registry& reg, plan& p) : _cfg(cfg), _reg(reg), _p(p) {}
+
+    void fail(mark at, std::string msg) { _errors.push_back(_cfg.error_at(at, std::move(msg))); }
+    bool failed() const noexcept { return !_errors.empty(); }
+    pk::error to_error() const {
+        std::string m = format(_errors);
+        if (!m.empty()) m.pop_back();
+        return make_error(errc::invalid_argument, std::move(m));
+    }
+
+    void reactors(const topology::machine& m);
+    void place_stages();
+    void place_timers();
+    void graph(unsigned reactors);
+    void budget();
+
+private:
+    const stage_schema* schema(unsigned stage) const {
+        auto* t = _reg.find(*_cfg.stages[stage].type);
+        return t ? &t->schema : nullptr;
+    }
+    int reactor_index(const std::string& ref) const;
+    void edge(std::size_t i, std::map<std::pair<unsigned, std::string>, unsigned>& by_output,
+              std::map<unsigned, unsigned>& by_target,
+              std::map<std::pair<unsigned, std::string>, std::size_t>& outputs_used);
+    void no_writer_after_broadcast();
+    void tx_queues();
+
+    const config& _cfg;
+    const registry& _reg;
+    plan& _p;
+    std::vector<diagnostic> _errors;
+};
+
+void planner::reactors(const topology::machine& m) {
+    const auto& rs = _cfg.reactors;
+    unsigned n = rs.automatic ? *rs.count : static_cast<unsigned>(rs.list.size());
+    if (rs.automatic && n == 0)
+        n = m.cpus.size() > 1 ? static_cast<unsigned>(m.cpus.size() - 1) : 1;
+    auto lp = topology::plan(m, {.lcores = n});
+    if (!lp) {
+        fail(rs.at, "cannot place " + std::to_string(n) + " reactors: " + lp.err().message);
+        return;
+    }
+    std::set<unsigned> used;
+    for (unsigned i = 0; i < n; ++i) {
+        const reactor_config& rc = rs.automatic ? rs.defaults : rs.list[i];
+        reactor_plan r;
+        r.name = rs.automatic ? "r" + std::to_string(i) : *rc.name;
+        r.id = std::to_string(rs.automatic ? i : *rc.id);
+        r.lcore = rs.automatic ? i + 1 : *rc.lcore;
+        r.cpu = static_cast<int>(lp->worker_cpus[i]);
+        r.cfg = to_sched(rc);
+        used.insert(r.lcore);
+        _p.reactors.push_back(std::move(r));
+    }
+    // The control thread (status line, console, stop) takes the lowest lcore no reactor uses.
+    while (used.count(_p.main_lcore))
+        ++_p.main_lcore;
+    _p.main_cpu = static_cast<int>(lp->main_cpu);
+    _p.oversubscribed = lp->oversubscribed;
+    _p.eal_lcores = std::to_string(_p.main_lcore) + "@" + std::to_string(_p.main_cpu);
+    for (auto& r : _p.reactors)
+        _p.eal_lcores += "," + std::to_string(r.lcore) + "@" + std::to_string(r.cpu);
+}
+
+int planner::reactor_index(const std::string& ref) const {
+    for (unsigned i = 0; i < _p.reactors.size(); ++i)
+        if (_p.reactors[i].name == ref || _p.reactors[i].id == ref) return static_cast<int>(i);
+    return -1;
+}
+
+void planner::place_stages() {
+    for (auto& sc : _cfg.stages) {
+        const std::string& ref = *sc.reactor;
+        int i = ref.empty() ? 0 : reactor_index(ref);
+        if (i < 0)
+            fail(sc.reactor.at, "stage '" + *sc.name + "' names reactor '" + ref +
+                                    "', which the plan does not have (" +
+                                    std::to_string(_p.reactors.size()) + " reactors)");
+        _p.stage_reactor.push_back(static_cast<unsigned>(std::max(i, 0)));
+    }
+}
+
+void planner::place_timers() {
+    for (auto& tc : _cfg.timers) {
+        timer_plan t;
+        t.name = *tc.name;
+        const std::string& a = *tc.action; // the loader allows these three
+        t.action = a == "flush"     ? timer_action::flush
+                   : a == "service" ? timer_action::service
+                                    : timer_action::stats;
+        int i = tc.reactor->empty() ? 0 : reactor_index(*tc.reactor);
+        if (i < 0)
+            fail(tc.reactor.at, "timer '" + t.name + "' names reactor '" + *tc.reactor +
+                                    "', which the plan does not have");
+        t.reactor = static_cast<unsigned>(std::max(i, 0));
+        t.period_ns = static_cast<std::uint64_t>(tc.interval->count());
+        _p.timers.push_back(std::move(t));
+    }
+}
+
+void planner::graph(unsigned reactors) {
+    for (std::size_t i = 0; i < _cfg.stages.size(); ++i) {
+        const stage_schema* s = schema(static_cast<unsigned>(i));
+        if (!s) fail(_cfg.stages[i].type.at, "unknown stage type '" + *_cfg.stages[i].type + "'");
+        _p.stage_roles.push_back(s ? s->roles : role_set{});
+        if (_p.stage_reactor[i] >= reactors) _p.stage_reactor[i] = 0;
+    }
+    if (failed()) return;
+    std::map<std::pair<unsigned, std::string>, unsigned> by_output;       // → queue
+    std::map<unsigned, unsigned> by_target;                               // → queue
+    std::map<std::pair<unsigned, std::string>, std::size_t> outputs_used; // → first edge
+    for (std::size_t i = 0; i < _cfg.edges.size(); ++i)
+        edge(i, by_output, by_target, outputs_used);
+    if (failed()) return;
+    no_writer_after_broadcast();
+    tx_queues();
+}
+
+void planner::edge(std::size_t i, std::map<std::pair<unsigned, std::string>, unsigned>& by_output,
+                   std::map<unsigned, unsigned>& by_target,
+                   std::map<std::pair<unsigned, std::string>, std::size_t>& outputs_used) {
+    const edge_config& ec = _cfg.edges[i];
+    edge_plan e;
+    e.cfg = &ec;
+    e.kind = find_edge_kind(*ec.queue);
+    auto index = [&](std::string_view name) -> int {
+        for (std::size_t k = 0; k < _cfg.stages.size(); ++k)
+            if (*_cfg.stages[k].name == name) return static_cast<int>(k);
+        return -1;
+    };
+    int from = index(ec.from_stage), to = index(*ec.to);
+    if (!e.kind) return fail(ec.queue.at, "unknown edge kind '" + *ec.queue + "'");
+    if (from < 0) return fail(ec.from.at, "unknown stage '" + ec.from_stage + "'");
+    if (to < 0) return fail(ec.to.at, "unknown stage '" + *ec.to + "'");
+    e.from = static_cast<unsigned>(from);
+    e.to = static_cast<unsigned>(to);
+    const std::string from_name = ec.from_stage + "." + ec.from_output;
+    const stage_schema* fs = schema(e.from);
+    if (fs && !fs->outputs.empty() &&
+        std::find(fs->outputs.begin(), fs->outputs.end(), ec.from_output) == fs->outputs.end())
+        return fail(ec.from.at, "stage '" + ec.from_stage + "' (" + *_cfg.stages[e.from].type +
+                                    ") has no output '" + ec.from_output +
+                                    "'; its outputs: " + names_or_none(fs->outputs));
+
+    // One output feeds one edge, or any number of edges of a kind shared by output.
+    auto key = std::make_pair(e.from, ec.from_output);
+    if (auto used = outputs_used.find(key); used != outputs_used.end()) {
+        const edge_kind* first = _p.edges[used->second].kind;
+        if (e.kind->shared != sharing::by_output)
+            return fail(ec.at, "output '" + from_name +
+                                   "' is already connected; to feed several stages use "
+                                   "queue: pub (broadcast) or a flow_balance stage");
+        if (first != e.kind)
+            return fail(ec.at, "output '" + from_name + "' is already connected by a non-" +
+                                   e.kind->name +
+                                   " edge; one output feeds one link, or any "
+                                   "number of " +
+                                   e.kind->name + " edges");
+    } else {
+        outputs_used.emplace(key, i);
+    }
+
+    const bool bp = *ec.overflow == overflow_policy::backpressure;
+    const bool same = _p.stage_reactor[e.from] == _p.stage_reactor[e.to];
+    // Backpressure waits for the consumer to make room; that wait can never end when
+    // the consumer runs on the producer's own reactor, and a cycle of waiting edges
+    // across reactors can deadlock. There a full queue drops (counted as queue_full).
+    e.wait = bp && !*ec.allow_cycle && !same;
+    // A direct call around a cycle would recurse without bound: a queue breaks the loop.
+    e.direct = !e.kind->always_queued && same && !*ec.allow_cycle;
+    if (!e.direct) {
+        unsigned* shared = nullptr;
+        if (e.kind->shared == sharing::by_output) {
+            auto it = by_output.find(key);
+            shared = it == by_output.end() ? nullptr : &it->second;
+        } else if (e.kind->shared == sharing::by_target) {
+            auto it = by_target.find(e.to);
+            shared = it == by_target.end() ? nullptr : &it->second;
+        }
+        if (shared) {
+            queue_plan& q = _p.queues[*shared];
+            const edge_config& f = *q.first;
+            if (e.kind->shared == sharing::by_output &&
+                (*f.size != *ec.size || *f.overflow != *ec.overflow))
+                fail(ec.at, std::string(e.kind->name) + " edges from '" + from_name +
+                                "' share one broadcast ring: give them the same size and "
+                                "overflow (the first, at " +
+                                at_text(f.at) + ", says size " + std::to_string(*f.size) +
+                                ", overflow " + yaml_name(*f.overflow) + ")");
+            if (e.kind->shared == sharing::by_target && *f.size != *ec.size)
+                fail(ec.size.given() ? ec.size.at : ec.at,
+                     std::string(e.kind->name) + " edges into '" + *ec.to +
+                         "' share one queue: give them the same size (the first, at " +
+                         at_text(f.at) + ", says " + std::to_string(*f.size) + ")");
+            if (++q.edges > e.kind->max_share)
+                fail(ec.at, e.kind->shared == sharing::by_output
+                                ? "too many subscribers on '" + from_name + "' (at most " +
+                                      std::to_string(e.kind->max_share) + ")"
+                                : "too many producers on the " + std::string(e.kind->name) +
+                                      " queue into '" + *ec.to + "' (at most " +
+                                      std::to_string(e.kind->max_share) + ")");
+            e.queue = static_cast<int>(*shared);
+        } else {
+            e.queue = static_cast<int>(_p.queues.size());
+            _p.queues.push_back({e.kind, &ec, _p.stage_reactor[e.from], 1});
+            if (e.kind->shared == sharing::by_output) by_output.emplace(key, e.queue);
+            if (e.kind->shared == sharing::by_target) by_target.emplace(e.to, e.queue);
+        }
+    }
+    _p.edges.push_back(e);
+}
+
+/// Broadcast packets are shared in place by every subscriber: nothing downstream of a
+/// shared-by-output edge may write into them.
+void planner::no_writer_after_broadcast() {
+    for (const edge_plan& e : _p.edges) {
+        if (e.kind->shared != sharing::by_output) continue;
+        std::vector<unsigned> todo{e.to};
+        std::set<unsigned> seen;
+        while (!todo.empty()) {
+            unsigned n = todo.back();
+            todo.pop_back();
+            if (!seen.insert(n).second) continue;
+            const stage_config& sc = _cfg.stages[n];
+            if (_p.stage_roles[n].has(role::writes_packets))
+                return fail(sc.type.at, "stage '" + *sc.name + "' (" + *sc.type +
+                                            ") writes into packets, but it gets broadcast "
+                                            "packets from '" +
+                                            e.cfg->from_stage +
+                                            "' that every subscriber shares in place; move it "
+                                            "before the publishing stage");
+            for (const edge_plan& e2 : _p.edges)
+                if (e2.from == n) todo.push_back(e2.to);
+        }
+    }
+}
+
+/// DPDK TX queues are per lcore: one (port, queue) is used from one reactor only.
+void planner::tx_queues() {
+    std::map<std::pair<std::string, std::int64_t>, unsigned> owner; // → stage
+    for (unsigned i = 0; i < _cfg.stages.size(); ++i) {
+        const stage_schema* s = schema(i);
+        const node& params = _cfg.stages[i].params;
+        const param_spec* port = nullptr;
+        const param_spec* queue = nullptr;
+        for (const auto& ps : s->params) {
+            if (ps.type == param_type::port && !port) port = &ps;
+            if (ps.type == param_type::tx_queue) queue = &ps;
+        }
+        if (!port || !queue) continue;
+        const node* q = params.find(queue->name);
+        auto key =
+            std::make_pair(params.string_or(port->name, ""), q ? to_integer(*q).value_or(0) : 0);
+        auto [it, fresh] = owner.emplace(key, i);
+        unsigned other = it->second;
+        if (fresh || _p.stage_reactor[other] == _p.stage_reactor[i]) continue;
+        fail(q ? q->at : _cfg.stages[i].at,
+             "TX queue " + std::to_string(key.second) + " of port '" + key.first +
+                 "' is already used by stage '" + *_cfg.stages[other].name + "' on reactor '" +
+                 _p.reactors[_p.stage_reactor[other]].name +
+                 "'; DPDK TX queues are per lcore: give this stage another queue");
+    }
+}
+
+void planner::budget() {
+    // An mbuf in a pool: the data room plus struct rte_mbuf and the pool's object header.
+    constexpr std::uint64_t overhead = 128 + 64;
+    for (auto& pc : _cfg.ports)
+        _p.pool_bytes += std::uint64_t(*pc.mempool.size) * (*pc.mempool.data_room + overhead);
+    for (unsigned i = 0; i < _cfg.stages.size(); ++i)
+        if (const stage_schema* s = schema(i); s && s->pool_mbufs)
+            _p.pool_bytes += s->pool_mbufs(_cfg.stages[i].params) * (2048 + 128 + overhead);
+    if (*_cfg.eal.hugepages) return;
+    const std::uint64_t mb = *_cfg.eal.memory_mb ? *_cfg.eal.memory_mb : 1024;
+    _p.memory_bytes = mb << 20;
+    if (_p.pool_bytes > _p.memory_bytes)
+        fail(_cfg.eal.memory_mb.given() ? _cfg.eal.memory_mb.at : _cfg.eal.at,
+             "the packet pools need " + std::to_string(_p.pool_bytes >> 20) + " MiB but EAL has " +
+                 std::to_string(mb) +
+                 " MiB (raise eal.memory_mb, or shrink the ports' mempool sizes and the "
+                 "stages' mbufs)");
+}
+
+} // namespace
+
+result<plan> make_plan(const config& cfg, const registry& reg, const topology::machine& m) {
+    plan p;
+    planner b(cfg, reg, p);
+    b.reactors(m);
+    if (b.failed()) return b.to_error();
+    b.place_stages();
+    b.place_timers();
+    if (!b.failed()) b.graph(static_cast<unsigned>(p.reactors.size()));
+    b.budget();
+    if (b.failed()) return b.to_error();
+    return p;
+}
+
+result<plan> make_plan(const config& cfg, const registry& reg) {
+    auto m = topology::discover();
+    if (!m) return m.err();
+    return make_plan(cfg, reg, *m);
+}
+
+result<plan> plan_graph(const config& cfg, const registry& reg, std::vector<unsigned> stage_reactor,
+                        unsigned reactors) {
+    plan p;
+    for (unsigned i = 0; i < std::max(reactors, 1u); ++i)
+        p.reactors.push_back({"r" + std::to_string(i), std::to_string(i)});
+    p.stage_reactor = std::move(stage_reactor);
+    p.stage_reactor.resize(cfg.stages.size(), 0);
+    planner b(cfg, reg, p);
+    b.graph(static_cast<unsigned>(p.reactors.size()));
+    if (b.failed()) return b.to_error();
+    return p;
+}
+
+std::string plan::edge_from(std::size_t i) const {
+    return edges[i].cfg->from_stage + "." + edges[i].cfg->from_output;
+}
+
+std::string plan::describe(const config& cfg) const {
+    std::string o = "pipeline '" + *cfg.name + "': " + std::to_string(reactors.size()) +
+                    " reactors, " + std::to_string(cfg.stages.size()) + " stages, " +
+                    std::to_string(edges.size()) + " edges\n";
+    std::set<int> cpus;
+    for (auto& r : reactors)
+        cpus.insert(r.cpu);
+    o += "reactors (EAL --lcores " + eal_lcores + "; control thread on lcore " +
+         std::to_string(main_lcore) + ", CPU " + std::to_string(main_cpu) + ")" +
+         (oversubscribed ? " — oversubscribed: " + std::to_string(reactors.size()) +
+                               " reactors share " + std::to_string(cpus.size()) + " CPUs"
+                         : "") +
+         "\n";
+    char line[256];
+    for (unsigned r = 0; r < reactors.size(); ++r) {
+        const auto& rp = reactors[r];
+        std::snprintf(line, sizeof line, "  %-10s lcore %-3u cpu %-3d %s, idle %s\n",
+                      rp.name.c_str(), rp.lcore, rp.cpu, sched::to_string(rp.cfg.discipline.kind),
+                      sched::to_string(rp.cfg.idle));
+        o += line;
+        std::string st;
+        for (unsigned i = 0; i < cfg.stages.size(); ++i)
+            if (stage_reactor[i] == r)
+                st +=
+                    (st.empty() ? "" : ", ") + *cfg.stages[i].name + " (" + *cfg.stages[i].type +
+                    (*cfg.stages[i].priority ? ", bucket " + std::to_string(*cfg.stages[i].priority)
+                                             : std::string()) +
+                    ")";
+        o += "             stages: " + (st.empty() ? std::string("none") : st) + "\n";
+    }
+    o += "edges\n";
+    for (std::size_t i = 0; i < edges.size(); ++i) {
+        const edge_plan& e = edges[i];
+        std::string how;
+        if (e.direct) {
+            how = "direct call (same reactor)";
+        } else {
+            const edge_config& f = *queues[e.queue].first;
+            how = "queue #" + std::to_string(e.queue) + ", " + std::to_string(*f.size) +
+                  " slots, " + reactors[stage_reactor[e.from]].name + " -> " +
+                  reactors[stage_reactor[e.to]].name + ", " +
+                  (e.wait ? "waits when full"
+                          : std::string("full: ") + (*f.overflow == overflow_policy::backpressure
+                                                         ? "drop (queue_full; a wait could not end)"
+                                                         : yaml_name(*f.overflow)));
+        }
+        std::snprintf(line, sizeof line, "  %-22s -> %-16s %-8s %s\n", edge_from(i).c_str(),
+                      e.cfg->to->c_str(), e.kind->name, how.c_str());
+        o += line;
+    }
+    if (!timers.empty()) o += "timers\n";
+    for (auto& t : timers) {
+        static const char* const names[] = {"stats", "flush", "service"};
+        std::snprintf(line, sizeof line, "  %-12s %-8s every %" PRIu64 " us on %s\n",
+                      t.name.c_str(), names[static_cast<unsigned>(t.action)], t.period_ns / 1000,
+                      reactors[t.reactor].name.c_str());
+        o += line;
+    }
+    o += "packet pools: " + std::to_string((pool_bytes + (1 << 20) - 1) >> 20) + " MiB" +
+         (memory_bytes ? " of " + std::to_string(memory_bytes >> 20) + " MiB EAL memory"
+                       : std::string(" (hugepages)")) +
+         "\n";
+    return o;
+}
+
+} // namespace pk::pipeline

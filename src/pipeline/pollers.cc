@@ -1,0 +1,166 @@
+#include "pipeline/pollers.hh"
+
+#include <atomic>
+#include <thread>
+
+#include "base/clock.hh"
+#include "base/log.hh"
+#include "pipeline/report.hh"
+#include "sched/reactor.hh"
+#include "sched/source.hh"
+#include "sched/task.hh"
+
+namespace pk::pipeline {
+namespace {
+
+/// An rx_source stage (port_rx) as the reactor's NET source: the stage does the
+/// rx_burst and passes the burst down its chain.
+class stage_net_source final : public sched::net_source {
+public:
+    explicit stage_net_source(stage& s) : _s(s) {}
+    std::uint32_t poll_burst(sched::reactor&, std::uint32_t) noexcept override { return _s.poll(); }
+    const char* name() const noexcept override { return _s.name().c_str(); }
+
+private:
+    stage& _s;
+};
+
+/// A source stage (generator) or an edge consumer as a task in a priority bucket.
+class poll_task final : public sched::task {
+public:
+    poll_task(stage* s, edge_source* e) : _s(s), _e(e) {}
+    sched::poll_result poll(sched::reactor&) noexcept override {
+        return sched::poll_result::ran(_e ? _e->poll() : _s->poll());
+    }
+
+private:
+    stage* _s;
+    edge_source* _e;
+};
+
+} // namespace
+
+/// Per reactor: TX deadlines, broadcast-ring release, and the drain step of a stop.
+class pollers::housekeeping final : public sched::task {
+public:
+    housekeeping(graph& g, unsigned r, std::vector<stage*> stages)
+        : _g(g), _r(r), _stages(std::move(stages)) {}
+    sched::poll_result poll(sched::reactor&) noexcept override {
+        std::uint32_t w = _g.service(_r);
+        std::uint64_t now = tsc::now();
+        for (auto* s : _stages)
+            w += s->tick(now);
+        if (PK_UNLIKELY(_drain_requested.load(std::memory_order_acquire)) &&
+            !_drained.load(std::memory_order_relaxed)) {
+            for (auto* s : _stages)
+                s->drain();
+            _g.service(_r);
+            _drained.store(true, std::memory_order_release);
+        }
+        return sched::poll_result::ran(w);
+    }
+    void request_drain() noexcept { _drain_requested.store(true, std::memory_order_release); }
+    bool drained() const noexcept { return _drained.load(std::memory_order_acquire); }
+
+private:
+    graph& _g;
+    unsigned _r;
+    std::vector<stage*> _stages;
+    std::atomic<bool> _drain_requested{false}, _drained{false};
+};
+
+/// A config `timers:` entry: wakes every period on its reactor (drift-free: the next
+/// deadline is the previous one plus the period) and runs its action there.
+class pollers::timer_task final : public sched::task {
+public:
+    timer_task(graph& g, unsigned r, const timer_plan& t, std::vector<stage*> stages)
+        : _g(g), _r(r), _t(t), _period(tsc::from_ns(t.period_ns)), _stages(std::move(stages)) {}
+
+    sched::poll_result poll(sched::reactor& r) noexcept override {
+        if (_next == 0) {
+            _next = r.now() + _period;
+        } else {
+            run();
+            _next += _period;
+            if (_next <= r.now()) _next = r.now() + _period; // late by more than a period
+        }
+        r.sleep_until(*this, _next);
+        return sched::poll_result::wait(1);
+    }
+
+private:
+    void run() noexcept {
+        switch (_t.action) {
+        case timer_action::stats: {
+            totals t = sum(_g);
+            PK_INFO("timer", "%s: %s", _t.name.c_str(), t.summary().c_str());
+            break;
+        }
+        case timer_action::flush:
+            for (auto* s : _stages)
+                s->tick(UINT64_MAX);
+            break;
+        case timer_action::service:
+            _g.service(_r);
+            break;
+        }
+    }
+    graph& _g;
+    unsigned _r;
+    const timer_plan& _t;
+    std::uint64_t _period, _next = 0;
+    std::vector<stage*> _stages;
+};
+
+pollers::pollers(const config& cfg, const plan& p, graph& g, sched::reactor_group& rg) {
+    for (unsigned r = 0; r < rg.size(); ++r) {
+        std::vector<stage*> mine;
+        for (std::size_t i = 0; i < g.stages().size(); ++i) {
+            stage* s = g.stages()[i].get();
+            if (s->reactor() != r) continue;
+            mine.push_back(s);
+            const auto bucket = static_cast<std::uint8_t>(*cfg.stages[i].priority);
+            if (s->is(role::rx_source)) {
+                auto src = std::make_unique<stage_net_source>(*s);
+                src->bucket = bucket;
+                rg[r].add_net(*src);
+                _net.push_back(std::move(src));
+            } else if (s->is(role::source)) {
+                _tasks.push_back(std::make_unique<poll_task>(s, nullptr));
+                rg[r].spawn(*_tasks.back(), {.bucket = bucket});
+            }
+        }
+        for (auto* e : g.sources_of(r)) {
+            auto& sc = *cfg.find_stage(e->target().name());
+            _tasks.push_back(std::make_unique<poll_task>(nullptr, e));
+            rg[r].spawn(*_tasks.back(), {.bucket = static_cast<std::uint8_t>(*sc.priority)});
+        }
+        for (auto& t : p.timers)
+            if (t.reactor == r) {
+                _tasks.push_back(std::make_unique<timer_task>(g, r, t, mine));
+                rg[r].spawn(*_tasks.back(), {.bucket = 0});
+            }
+        // Once a round is enough for TX deadlines and ring release: the lowest bucket.
+        auto hk = std::make_unique<housekeeping>(g, r, std::move(mine));
+        _hk.push_back(hk.get());
+        rg[r].spawn(*hk, {.bucket = static_cast<std::uint8_t>(priority_buckets - 1)});
+        _tasks.push_back(std::move(hk));
+    }
+}
+
+pollers::~pollers() = default;
+
+bool pollers::drain(std::chrono::milliseconds limit) {
+    for (auto* h : _hk)
+        h->request_drain();
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    bool all = true;
+    for (auto* h : _hk) {
+        while (!h->drained() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        all = all && h->drained();
+    }
+    return all;
+}
+
+} // namespace pk::pipeline
