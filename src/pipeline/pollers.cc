@@ -69,22 +69,22 @@ private:
     std::atomic<bool> _drain_requested{false}, _drained{false};
 };
 
-/// A config `timers:` entry: wakes every period on its reactor (drift-free: the next
-/// deadline is the previous one plus the period) and runs its action there.
+/// A config `timers:` entry: an interval timer of its reactor (drift-free, missed
+/// periods folded into one wake) that runs its action there.
 class pollers::timer_task final : public sched::task {
 public:
     timer_task(graph& g, unsigned r, const timer_plan& t, std::vector<stage*> stages)
         : _g(g), _r(r), _t(t), _period(tsc::from_ns(t.period_ns)), _stages(std::move(stages)) {}
 
     sched::poll_result poll(sched::reactor& r) noexcept override {
-        if (_next == 0) {
-            _next = r.now() + _period;
+        if (!_armed) {
+            _armed = r.every(*this, _period);
+            if (!_armed)
+                PK_WARN("timer", "%s: the reactor's interval list is full", _t.name.c_str());
         } else {
+            (void)take_missed(); // a late reactor runs the action once, not once per period
             run();
-            _next += _period;
-            if (_next <= r.now()) _next = r.now() + _period; // late by more than a period
         }
-        r.sleep_until(*this, _next);
         return sched::poll_result::wait(1);
     }
 
@@ -108,7 +108,8 @@ private:
     graph& _g;
     unsigned _r;
     const timer_plan& _t;
-    std::uint64_t _period, _next = 0;
+    std::uint64_t _period;
+    bool _armed = false;
     std::vector<stage*> _stages;
 };
 

@@ -12,9 +12,7 @@
 
 #include "base/log.hh"
 #include "sched/disk.hh"
-#if PK_SCHED_HAVE_WHEEL
-#include "timer/wheel.hh"
-#endif
+#include "sched/reactor_detail.hh"
 
 namespace pk::sched {
 
@@ -45,23 +43,6 @@ const char* to_string(msg_kind k) noexcept {
     return i < msg_kind_count ? names[i] : "?";
 }
 
-// TIMERS: the hierarchical wheel of pk::timer, one per reactor, in the reactor's clock.
-struct reactor::timer_state {
-#if PK_SCHED_HAVE_WHEEL
-    timer::wheel wheel;
-    timer_state(std::uint64_t tick, std::uint32_t capacity, std::uint64_t origin)
-        : wheel(timer::wheel_config{capacity, tick, origin}) {}
-#else
-    timer_state(std::uint64_t, std::uint32_t, std::uint64_t) {}
-#endif
-};
-
-namespace {
-constexpr auto src_idx(source_kind k) noexcept {
-    return static_cast<unsigned>(k);
-}
-} // namespace
-
 reactor::reactor(reactor_group& g, unsigned index, unsigned count, const reactor_config& cfg)
     : _group(g), _index(index), _count(count), _cfg(cfg), _disc(make_discipline(cfg.discipline)) {
     _adaptive = cfg.idle == idle_policy::adaptive;
@@ -78,7 +59,7 @@ reactor::reactor(reactor_group& g, unsigned index, unsigned count, const reactor
     if (tick == 0) tick = cfg.clock ? 1 : std::max<std::uint64_t>(1, tsc::from_ns(1000));
     _last_tsc = tsc::now();
     _now = clock_now(_last_tsc);
-    _timers = std::make_unique<timer_state>(tick, max, _now);
+    _timers = std::make_unique<timer_state>(timer::timers::config{{max, tick, _now}, 64});
     _out_seq.assign(count, 0);
     _in_seq.assign(count, 0);
     _backlog.resize(count);
@@ -88,6 +69,29 @@ reactor::reactor(reactor_group& g, unsigned index, unsigned count, const reactor
 
 reactor::~reactor() {
     if (_efd >= 0) ::close(_efd);
+}
+
+/// NET or EXT: each source gets the polls its bucket's share (or its own
+/// polls_per_round) allows, stopping early when a burst comes back empty.
+template <typename S>
+std::uint64_t reactor::poll_sources(const std::vector<S*>& sources, std::uint32_t burst,
+                                    source_kind kind) noexcept {
+    std::uint64_t work = 0;
+    for (S* s : sources) {
+        std::uint64_t n = 0;
+        const std::uint32_t polls = s->bucket >= 0
+                                        ? _disc->source_polls(static_cast<unsigned>(s->bucket))
+                                        : s->polls_per_round;
+        for (std::uint32_t k = 0; k < polls; ++k) {
+            const std::uint32_t got = s->poll_burst(*this, burst);
+            _ctr.source_polls[src_idx(kind)].add();
+            n += got;
+            if (got == 0) break;
+        }
+        _ctr.source_work[src_idx(kind)].add(n);
+        work += n;
+    }
+    return work;
 }
 
 void reactor::connect(std::vector<queue::link<message>*> in, std::vector<queue::link<message>*> out,
@@ -124,34 +128,8 @@ bool reactor::run_once() noexcept {
         _ctr.source_work[src_idx(source_kind::disk)].add(n);
         work += n;
     }
-    for (net_source* s : _net) {
-        std::uint64_t n = 0;
-        const std::uint32_t polls = s->bucket >= 0
-                                        ? _disc->source_polls(static_cast<unsigned>(s->bucket))
-                                        : s->polls_per_round;
-        for (std::uint32_t k = 0; k < polls; ++k) {
-            const std::uint32_t got = s->poll_burst(*this, _cfg.net_burst);
-            _ctr.source_polls[src_idx(source_kind::net)].add();
-            n += got;
-            if (got == 0) break;
-        }
-        _ctr.source_work[src_idx(source_kind::net)].add(n);
-        work += n;
-    }
-    for (ext_source* s : _ext) {
-        std::uint64_t n = 0;
-        const std::uint32_t polls = s->bucket >= 0
-                                        ? _disc->source_polls(static_cast<unsigned>(s->bucket))
-                                        : s->polls_per_round;
-        for (std::uint32_t k = 0; k < polls; ++k) {
-            const std::uint32_t got = s->poll_burst(*this, _cfg.ext_burst);
-            _ctr.source_polls[src_idx(source_kind::ext)].add();
-            n += got;
-            if (got == 0) break;
-        }
-        _ctr.source_work[src_idx(source_kind::ext)].add(n);
-        work += n;
-    }
+    work += poll_sources(_net, _cfg.net_burst, source_kind::net);
+    work += poll_sources(_ext, _cfg.ext_burst, source_kind::ext);
     if (_runnable != 0) work += poll_tasks();
 
     _ctr.rounds.add();
@@ -352,284 +330,6 @@ void reactor::dispatch(const message& m) noexcept {
         return;
     }
     _ctr.msgs_unhandled.add();
-}
-
-// ---- tasks ------------------------------------------------------------------------------------
-
-task_id reactor::alloc_id(task& t) noexcept {
-    const std::uint16_t slot = _free.back();
-    _free.pop_back();
-    _slots[slot] = &t;
-    t._id = ((_index & 0xffu) << 24) | (static_cast<std::uint32_t>(_gen[slot]) << 16) | slot;
-    return t._id;
-}
-
-void reactor::free_id(task& t) noexcept {
-    const std::uint32_t slot = t._id & 0xffffu;
-    _slots[slot] = nullptr;
-    ++_gen[slot];
-    _free.push_back(static_cast<std::uint16_t>(slot));
-}
-
-task* reactor::find(task_id id) const noexcept {
-    if ((id >> 24) != (_index & 0xffu)) return nullptr;
-    const std::uint32_t slot = id & 0xffffu;
-    if (slot >= _slots.size()) return nullptr;
-    task* t = _slots[slot];
-    return t && t->_id == id ? t : nullptr;
-}
-
-task_id reactor::spawn(task& t, const spawn_options& o) noexcept {
-    if (o.joiner) {
-        t._joiner = o.joiner;
-        t._joiner_reactor =
-            o.joiner_reactor == 0xffff ? static_cast<std::uint16_t>(_index) : o.joiner_reactor;
-    }
-    t._owner.store(static_cast<std::uint16_t>(_index), std::memory_order_release);
-    if (PK_UNLIKELY(_stopping || _free.empty())) {
-        t._id = invalid_task;
-        finish(t, task_state::cancelled);
-        return invalid_task;
-    }
-    const unsigned nb = _disc->buckets();
-    t._bucket = static_cast<std::uint8_t>(o.bucket < nb ? o.bucket : nb - 1);
-    t._shares = o.shares ? o.shares : 1;
-    t._vruntime = 0;
-    t._wake_pending = false;
-    t._timer = 0;
-    t._last_round = _round;
-    const task_id id = alloc_id(t);
-    ++_live;
-    _ctr.tasks_spawned.add();
-    if (o.start_waiting)
-        t.set_state(task_state::waiting);
-    else
-        make_runnable(t, true);
-    return id;
-}
-
-bool reactor::spawn_on(unsigned target, task& t, spawn_options o) noexcept {
-    if (target == _index) return spawn(t, o) != invalid_task;
-    if (target >= _count || _stopping) {
-        _ctr.tasks_cancelled.add();
-        t.set_state(task_state::cancelled);
-        return false;
-    }
-    t.set_state(task_state::created); // not "finished" while in flight (join)
-    t._owner.store(static_cast<std::uint16_t>(target), std::memory_order_release);
-    message m;
-    m.kind = msg_kind::spawn;
-    m.ptr = &t;
-    m.a[0] = o.bucket;
-    m.a[1] = o.shares;
-    m.a[2] = reinterpret_cast<std::uint64_t>(o.joiner);
-    m.a[3] = o.joiner_reactor == 0xffff ? _index : o.joiner_reactor;
-    return post(target, m);
-}
-
-void reactor::make_runnable(task& t, bool waking) noexcept {
-    t.set_state(task_state::runnable);
-    t._fresh = true;
-    _disc->enqueue(t, waking);
-    ++_runnable;
-}
-
-void reactor::wake(task& t) noexcept {
-    const task_state s = t._state.load(std::memory_order_relaxed);
-    if (s == task_state::waiting) {
-        make_runnable(t, true);
-        _ctr.tasks_woken.add();
-    } else if (s == task_state::running) {
-        t._wake_pending = true;
-    }
-}
-
-bool reactor::join(task& t, task& waiter) noexcept {
-    if (t.finished()) return true;
-    const unsigned o = t.owner();
-    if (o == _index || o >= _count) {
-        t._joiner = &waiter;
-        t._joiner_reactor = static_cast<std::uint16_t>(_index);
-        return false;
-    }
-    message m;
-    m.kind = msg_kind::join;
-    m.op = static_cast<std::uint8_t>(join_op::request);
-    m.ptr = &t;
-    m.a[0] = reinterpret_cast<std::uint64_t>(&waiter);
-    post(o, m);
-    return false;
-}
-
-void reactor::handle_join(const message& m) noexcept {
-    if (static_cast<join_op>(m.op) == join_op::done) {
-        wake(*reinterpret_cast<task*>(m.a[0]));
-        return;
-    }
-    task& t = *static_cast<task*>(m.ptr);
-    if (t.finished()) {
-        message r;
-        r.kind = msg_kind::join;
-        r.op = static_cast<std::uint8_t>(join_op::done);
-        r.ptr = &t;
-        r.a[0] = m.a[0];
-        r.a[1] = static_cast<std::uint64_t>(t.state());
-        post(m.from, r);
-        return;
-    }
-    t._joiner = reinterpret_cast<task*>(m.a[0]);
-    t._joiner_reactor = m.from;
-}
-
-void reactor::finish(task& t, task_state final_state) noexcept {
-    if (t._timer) cancel_timer(t);
-    if (t._id != invalid_task) {
-        free_id(t);
-        --_live;
-    }
-    task* joiner = t._joiner;
-    const unsigned jr = t._joiner_reactor;
-    const bool owned = t._owned;
-    t._joiner = nullptr;
-    t._joiner_reactor = 0xffff;
-    (final_state == task_state::finished ? _ctr.tasks_finished : _ctr.tasks_cancelled).add();
-    t.set_state(final_state); // from here on the owner may reuse or free t
-    if (joiner) {
-        if (jr == _index) {
-            wake(*joiner);
-        } else {
-            message m;
-            m.kind = msg_kind::join;
-            m.op = static_cast<std::uint8_t>(join_op::done);
-            m.ptr = &t;
-            m.a[0] = reinterpret_cast<std::uint64_t>(joiner);
-            m.a[1] = static_cast<std::uint64_t>(final_state);
-            post(jr, m);
-        }
-    }
-    if (owned) delete &t;
-}
-
-std::uint32_t reactor::poll_one(task& t, std::uint32_t max_polls) noexcept {
-    t.set_state(task_state::running);
-    t._fresh = false;
-    t._last_round = _round;
-    _current = &t;
-    std::uint32_t n = 0;
-    std::uint64_t w = 0;
-    poll_result r;
-    do {
-        r = t.poll(*this);
-        ++n;
-        w += r.work;
-    } while (n < max_polls && r.then == poll_result::next::run &&
-             (r.work != 0 || !_cfg.stop_on_idle));
-    _current = nullptr;
-    t.count(n, w);
-    _ctr.bucket_polls[t._bucket].add(n);
-    _ctr.bucket_work[t._bucket].add(w);
-    _ctr.source_polls[src_idx(source_kind::tasks)].add(n);
-    _ctr.source_work[src_idx(source_kind::tasks)].add(w);
-    _disc->charge(t, n, w);
-    switch (r.then) {
-    case poll_result::next::run:
-        t.set_state(task_state::runnable);
-        break;
-    case poll_result::next::wait:
-        if (t._wake_pending) {
-            t.set_state(task_state::runnable);
-        } else {
-            _disc->dequeue(t);
-            --_runnable;
-            t.set_state(task_state::waiting);
-        }
-        break;
-    case poll_result::next::done:
-        _disc->dequeue(t);
-        --_runnable;
-        t._wake_pending = false;
-        finish(t, task_state::finished);
-        return n;
-    }
-    t._wake_pending = false;
-    return n;
-}
-
-std::uint64_t reactor::poll_tasks() noexcept {
-    _disc->begin_round();
-    std::uint64_t budget = _cfg.task_budget;
-    const std::uint64_t before = _ctr.source_work[src_idx(source_kind::tasks)].load();
-    while (budget != 0) {
-        const selection s = _disc->select(budget);
-        if (!s) break;
-        const std::uint32_t n = poll_one(*s.t, s.polls);
-        budget = budget > n ? budget - n : 0;
-    }
-    return _ctr.source_work[src_idx(source_kind::tasks)].load() - before;
-}
-
-// ---- timers
-// ----------------------------------------------------------------------------------------
-
-bool reactor::sleep_until(task& t, std::uint64_t deadline) noexcept {
-#if PK_SCHED_HAVE_WHEEL
-    if (t._timer) cancel_timer(t);
-    const timer::handle h = _timers->wheel.schedule(deadline, t._id);
-    if (!h.valid()) return false;
-    t._timer = h.value;
-    t._deadline = deadline;
-    _ctr.timers_armed.add();
-    const std::uint64_t hint = _timers->wheel.next_due_hint();
-    if (hint < _timer_next) _timer_next = hint;
-    return true;
-#else
-    (void)t, (void)deadline;
-    return false;
-#endif
-}
-
-void reactor::cancel_timer(task& t) noexcept {
-#if PK_SCHED_HAVE_WHEEL
-    if (t._timer) _timers->wheel.cancel(timer::handle{t._timer});
-#endif
-    t._timer = 0;
-}
-
-std::uint64_t reactor::poll_timers() noexcept {
-#if PK_SCHED_HAVE_WHEEL
-    timer::expired buf[64];
-    std::uint64_t fired = 0;
-    const std::size_t want =
-        std::min<std::size_t>(64, std::max<std::uint32_t>(1, _cfg.timer_burst));
-    std::size_t n;
-    do {
-        n = _timers->wheel.select(_now, buf, want);
-        for (std::size_t i = 0; i < n; ++i) {
-            task* t = find(buf[i].task_id);
-            if (!t || t->_timer != buf[i].h.value) continue; // re-armed or gone
-            t->_timer = 0;
-            const std::uint64_t late = _now - buf[i].deadline;
-            t->_lateness = late;
-            _ctr.timer_lateness_max.max(late);
-            ++fired;
-            wake(*t);
-        }
-    } while (n == want && fired < _cfg.timer_burst);
-    _timer_next = _timers->wheel.pending() ? _timers->wheel.next_due_hint() : UINT64_MAX;
-    _ctr.source_polls[src_idx(source_kind::timers)].add();
-    _ctr.source_work[src_idx(source_kind::timers)].add(fired);
-    _ctr.timers_fired.add(fired);
-    return fired;
-#else
-    _timer_next = UINT64_MAX;
-    return 0;
-#endif
-}
-
-void reactor::cancel_all_timers() noexcept {
-    for (task* t : _slots)
-        if (t && t->_timer) cancel_timer(*t);
-    _timer_next = UINT64_MAX;
 }
 
 // ---- barrier ------------------------------------------------------------------------------------

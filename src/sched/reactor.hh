@@ -1,5 +1,6 @@
 // Reactor: one per lcore, the loop that owns and polls its sources (the seed's REACTOR:
-// IRQ, MQ, TIMERS, DISK, NET, EXT, TASKS) under a discipline.
+// IRQ, MQ, TIMERS, DISK, NET, EXT, TASKS) under a discipline. The round, IRQ, MQ,
+// sources, idle and stop live in reactor.cc; tasks and timers in reactor_tasks.cc.
 //
 // One round = IRQ bits (urgent control) → MQ (mesh inboxes, bursts) → TIMERS (expired
 // entries wake their tasks) → DISK (io_uring completions) → NET and EXT sources
@@ -135,6 +136,12 @@ public:
     bool sleep_until(task& t, std::uint64_t deadline) noexcept;
     bool sleep_for(task& t, std::uint64_t delta) noexcept { return sleep_until(t, _now + delta); }
     void cancel_timer(task& t) noexcept;
+    /// Wake t every `period` (timer clock units), first at `first` (0: one period from
+    /// now), drift-free: the k-th wake is due at first + k * period. When the reactor is
+    /// late by whole periods t wakes once and task::take_missed() says how many it
+    /// skipped. One interval per task; replaces an earlier one. False if the list is full.
+    bool every(task& t, std::uint64_t period, std::uint64_t first = 0) noexcept;
+    void cancel_every(task& t) noexcept;
 
     // ---- mesh (MQ source) --------------------------------------------------------------------
     /// Send to reactor `to` without queuing locally: false if the link is full (retry
@@ -183,6 +190,10 @@ private:
     std::uint64_t handle_irq() noexcept;
     std::uint64_t poll_mq() noexcept;
     std::uint64_t poll_timers() noexcept;
+    void note_deadline() noexcept;
+    template <typename S>
+    std::uint64_t poll_sources(const std::vector<S*>& sources, std::uint32_t burst,
+                               source_kind kind) noexcept;
     void cancel_all_timers() noexcept;
     std::uint64_t poll_tasks() noexcept;
     std::uint32_t poll_one(task& t, std::uint32_t max_polls) noexcept;

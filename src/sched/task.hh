@@ -100,6 +100,8 @@ public:
     [[nodiscard]] std::uint64_t vruntime() const noexcept { return _vruntime; }
     /// Lateness (clock units) of the last timer wake-up: now at expiry - deadline.
     [[nodiscard]] std::uint64_t last_lateness() const noexcept { return _lateness; }
+    /// Interval periods skipped (reactor late by whole periods) since the last call.
+    std::uint32_t take_missed() noexcept { return std::exchange(_missed, 0u); }
     /// Round (of the owner) in which this task was last polled.
     [[nodiscard]] std::uint64_t last_round() const noexcept { return _last_round; }
 
@@ -141,7 +143,9 @@ private:
     // timer
     std::uint64_t _deadline = 0;
     std::uint64_t _lateness = 0;
-    std::uint64_t _timer = 0; ///< opaque wheel handle + 1 (0 = none)
+    std::uint64_t _timer = 0;    ///< opaque wheel handle + 1 (0 = none)
+    std::uint64_t _interval = 0; ///< interval timer handle (0 = none)
+    std::uint32_t _missed = 0;   ///< interval periods skipped since take_missed()
 };
 
 /// A task from a callable `F(reactor&) noexcept -> poll_result`.

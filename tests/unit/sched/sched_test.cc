@@ -404,6 +404,69 @@ TEST(sched_timers, cancelled_on_finish_and_timer_message) {
     EXPECT_EQ(r.counters().timers_fired.load(), 1u);
 }
 
+// Interval timers: a periodic task wakes on the grid first + k * period (drift-free,
+// whatever the round it is observed in), a reactor late by whole periods wakes it once
+// and reports the skipped periods, and a finished task's interval is cancelled.
+TEST(sched_timers, every_is_drift_free_and_counts_missed_periods) {
+    g_virtual_now = 0;
+    reactor_config cfg;
+    cfg.clock = &virtual_clock;
+    cfg.timer_tick = 1;
+    reactor_group g(1, cfg);
+    reactor& r = g[0];
+    struct ticker final : task {
+        std::vector<std::uint64_t> at;
+        std::uint32_t missed = 0;
+        bool armed = false;
+        int stop_after = 1000;
+        poll_result poll(reactor& r) noexcept override {
+            if (!armed) {
+                armed = r.every(*this, 100, 100);
+                return poll_result::wait();
+            }
+            at.push_back(r.now());
+            missed += take_missed();
+            return static_cast<int>(at.size()) >= stop_after ? poll_result::done()
+                                                             : poll_result::wait();
+        }
+    } t;
+    r.spawn(t);
+    r.run_once();
+    ASSERT_TRUE(t.armed);
+    // Rounds every 37 units: each wake comes in the first round at or after its grid
+    // point, and the next grid point does not move with the lateness.
+    for (int k = 0; k < 100; ++k) {
+        g_virtual_now += 37;
+        r.run_once();
+    }
+    ASSERT_GE(t.at.size(), 30u);
+    for (std::size_t i = 0; i < t.at.size(); ++i) {
+        const std::uint64_t due = 100 * (i + 1);
+        EXPECT_GE(t.at[i], due) << i;
+        EXPECT_LT(t.at[i] - due, 37u) << i;
+    }
+    EXPECT_EQ(t.missed, 0u);
+    // Five whole periods late: one wake, four missed, back on the grid afterwards.
+    const std::size_t before = t.at.size();
+    const std::uint64_t next_due = 100 * (before + 1);
+    g_virtual_now = next_due + 450;
+    r.run_once();
+    ASSERT_EQ(t.at.size(), before + 1);
+    EXPECT_EQ(t.missed, 4u);
+    g_virtual_now = next_due + 500;
+    r.run_once();
+    EXPECT_EQ(t.at.size(), before + 2);
+    // Finishing cancels the interval: no further wakes, nothing fires for it.
+    t.stop_after = 0;
+    g_virtual_now += 100;
+    r.run_once();
+    EXPECT_TRUE(t.finished());
+    const std::uint64_t fired = r.counters().timers_fired.load();
+    g_virtual_now += 1000;
+    r.run_once();
+    EXPECT_EQ(r.counters().timers_fired.load(), fired);
+}
+
 TEST(sched_protocol, message_is_one_cache_line_and_generic_kinds_dispatch) {
     static_assert(sizeof(message) == 64);
     reactor_group g(1);
