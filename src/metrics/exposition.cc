@@ -193,37 +193,28 @@ bool valid_label_name(std::string_view s) noexcept {
     return valid_name(s, false) && !(s.size() >= 2 && s[0] == '_' && s[1] == '_');
 }
 
-void append_escaped_label_value(std::string& out, std::string_view v) {
+namespace {
+/// The exposition format's escapes: backslash and newline, and '"' in label values.
+void append_escaped(std::string& out, std::string_view v, bool quote) {
     for (char c : v) {
-        switch (c) {
-        case '\\':
+        if (c == '\\')
             out += "\\\\";
-            break;
-        case '"':
-            out += "\\\"";
-            break;
-        case '\n':
+        else if (c == '\n')
             out += "\\n";
-            break;
-        default:
+        else if (c == '"' && quote)
+            out += "\\\"";
+        else
             out += c;
-        }
     }
+}
+} // namespace
+
+void append_escaped_label_value(std::string& out, std::string_view v) {
+    append_escaped(out, v, true);
 }
 
 void append_escaped_help(std::string& out, std::string_view v) {
-    for (char c : v) {
-        switch (c) {
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        default:
-            out += c;
-        }
-    }
+    append_escaped(out, v, false);
 }
 
 encode_report encode(std::span<const family> families, std::string& out) {

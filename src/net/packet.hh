@@ -6,6 +6,7 @@
 // count) rather than a truncation. Any core; noexcept; no allocation.
 #pragma once
 
+#include <rte_ether.h>
 #include <rte_mbuf.h>
 
 #include "net/parse.hh"
@@ -37,6 +38,14 @@ inline void set_offload_lengths(rte_mbuf* m, const parsed& p) noexcept {
     else if (p.l4 == l4_type::icmp || p.l4 == l4_type::icmpv6)
         t |= RTE_PTYPE_L4_ICMP;
     m->packet_type = t;
+}
+
+/// Swaps source and destination MAC of the Ethernet header at `frame` in place.
+inline void swap_macs(void* frame) noexcept {
+    auto* eth = static_cast<rte_ether_hdr*>(frame);
+    rte_ether_addr t = eth->src_addr;
+    eth->src_addr = eth->dst_addr;
+    eth->dst_addr = t;
 }
 
 } // namespace pk::net

@@ -2,6 +2,7 @@
 #include <rte_ether.h>
 
 #include "base/clock.hh"
+#include "net/packet.hh"
 #include "pipeline/stages/builtin.hh"
 
 namespace pk::pipeline::stages {
@@ -21,10 +22,7 @@ protected:
                 drop_one(_short, m);
                 continue;
             }
-            auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
-            rte_ether_addr t = eth->src_addr;
-            eth->src_addr = eth->dst_addr;
-            eth->dst_addr = t;
+            net::swap_macs(rte_pktmbuf_mtod(m, void*));
             pkts[k++] = m;
         }
         emit(0, pkts, k);

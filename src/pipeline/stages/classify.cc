@@ -301,10 +301,7 @@ public:
     bool pick(rte_mbuf* m, const net::parsed& p) noexcept {
         if (p.l4 != net::l4_type::udp || p.fragment || (_port && p.dst_port != _port)) return false;
         auto* d = rte_pktmbuf_mtod(m, std::uint8_t*);
-        auto* eth = reinterpret_cast<rte_ether_hdr*>(d);
-        rte_ether_addr t = eth->src_addr;
-        eth->src_addr = eth->dst_addr;
-        eth->dst_addr = t;
+        net::swap_macs(d);
         std::uint8_t* ip = d + p.l3_off;
         const std::size_t off = p.l3 == net::l3_type::ipv4 ? 12 : 8,
                           len = p.l3 == net::l3_type::ipv4 ? 4 : 16;
