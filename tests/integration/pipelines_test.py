@@ -133,6 +133,70 @@ def bad_config(binary, root):
         print("\n".join(lines))
 
 
+def check(binary, root):
+    """`pktkernel --check`: every shipped pipeline plans (exit 0, the plan printed, nothing
+    started); each rule the graph relies on fails under --check with the same
+    FILE:LINE:COL line as a normal run, before EAL."""
+    for name in ["default", "forward", "load-balance", "publish", "subscribe"]:
+        yml = os.path.join(root, "pipelines", name + ".yaml")
+        code, out, err = run(binary, ["--check", yml])
+        assert code == 0, (name, code, out, err)
+        assert out.strip().endswith(yml + ": ok"), out
+        for want in ("reactors (EAL --lcores", "lcore", "cpu", "edges", "packet pools"):
+            assert want in out, (name, want, out)
+        assert "EAL" not in err and "Mpps" not in out, (name, "something started", err)
+        cfg = open(yml).read()
+        for edge in re.findall(r"\{from: ([\w.]+), to: (\w+)", cfg):
+            assert re.search(re.escape(edge[0] if "." in edge[0] else edge[0] + ".out") +
+                             r"\s+-> " + edge[1] + r"\s", out), (name, edge, out)
+    pre = "name: c\nreactors:\n  - {name: a, lcore: 1}\n  - {name: b, lcore: 2}\nstages:\n"
+    bad = {
+        # pub edges from one output share one ring
+        "pub-settings": (pre + "  - {name: p, type: publish, reactor: a}\n"
+                         "  - {name: s1, type: subscribe, reactor: b}\n"
+                         "  - {name: s2, type: subscribe, reactor: b}\n"
+                         "edges:\n  - {from: p, to: s1, queue: pub, size: 64}\n"
+                         "  - {from: p, to: s2, queue: pub, size: 128}\n",
+                         r":11:5: pub edges from 'p.out' share one broadcast ring"),
+        # a writer downstream of a broadcast
+        "writer-after-pub": (pre + "  - {name: p, type: publish, reactor: a}\n"
+                             "  - {name: s1, type: subscribe, reactor: b}\n"
+                             "  - {name: w, type: macswap, reactor: b}\n"
+                             "edges:\n  - {from: p, to: s1, queue: pub}\n  - {from: s1, to: w}\n",
+                             r":8:21: stage 'w' \(macswap\) writes into packets"),
+        # one TX queue used from two reactors
+        "tx-queue": ("name: c\nports:\n  - {name: o, device: net_null0}\n" +
+                     pre.split("\n", 1)[1] +
+                     "  - {name: t1, type: port_tx, reactor: a, params: {port: o}}\n"
+                     "  - {name: t2, type: port_tx, reactor: b, params: {port: o, queue: 0}}\n",
+                     r":9:68: TX queue 0 of port 'o' is already used by stage 't1'"),
+        # a planned reactor the plan does not have
+        "reactor": ("name: c\nreactors: auto\nstages:\n"
+                    "  - {name: g, type: generator, reactor: r0}\n"
+                    "  - {name: d, type: drop, reactor: r999}\nedges:\n  - {from: g, to: d}\n",
+                    r":5:36: stage 'd' names reactor 'r999', which the plan does not have"),
+        # packet pools larger than EAL memory
+        "memory": ("name: c\nreactors: {count: 2}\nstages:\n"
+                    "  - {name: g, type: generator, reactor: r1}\n"
+                    "  - {name: d, type: drop, reactor: 1}\nedges:\n  - {from: g, to: d}\n"
+                    "eal: {memory_mb: 16}\n",
+                    r":8:18: the packet pools need \d+ MiB but EAL has 16 MiB"),
+    }
+    with tempfile.TemporaryDirectory() as d:
+        for what, (text, want) in bad.items():
+            yml = os.path.join(d, what + ".yaml")
+            open(yml, "w").write(text)
+            code, out, err = run(binary, ["--check", yml])
+            code2, out2, err2 = run(binary, ["--config", yml, "--duration", "1"])
+            assert code == 2 and code2 == 2, (what, code, code2, out, err, err2)
+            first, first2 = err.splitlines()[0], err2.splitlines()[0]
+            assert re.match(re.escape(yml) + want, first), (what, first)
+            assert first == first2, (what, first, first2)
+            assert "EAL:" not in err2 and "Mpps" not in out2, (what, "something started", err2)
+            print(first)
+    print("--check: shipped pipelines plan, graph rules fail before EAL")
+
+
 def console(binary, root):
     """The control socket of a running pipeline: show/stats commands, errors, then quit."""
     src = open(os.path.join(root, "pipelines", "default.yaml")).read()
@@ -267,6 +331,8 @@ def main():
         forward_pcap(binary, root)
     elif case == "bad-config":
         bad_config(binary, root)
+    elif case == "check":
+        check(binary, root)
     elif case == "console":
         console(binary, root)
     elif case == "metrics":

@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <sys/wait.h>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -336,6 +338,39 @@ std::string case_name(const ::testing::TestParamInfo<broken>& info) {
     for (char& c : s)
         if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
     return s;
+}
+
+/// Runs `pktkernel ARGS` in `dir` and returns (exit code, stderr).
+std::pair<int, std::string> pktkernel(const std::string& dir, const std::string& args) {
+    std::string cmd = "cd '" + dir + "' && '" + std::getenv("PK_BINARY") + "' " + args +
+                      " 2>&1 >/dev/null </dev/null";
+    std::string err;
+    FILE* f = popen(cmd.c_str(), "r");
+    if (!f) return {-1, "popen failed"};
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, f))
+        err.append(buf, n);
+    int st = pclose(f);
+    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, err};
+}
+
+// The same table through the binary: `pktkernel --check t.yaml` and a normal run both
+// exit 2 before anything starts, with the same FILE:LINE:COL line first.
+TEST_P(broken_config, check_and_run_report_it_the_same) {
+    if (!std::getenv("PK_BINARY")) GTEST_SKIP() << "PK_BINARY not set";
+    const broken& b = GetParam();
+    char tmpl[] = "/tmp/pk-check-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    const std::string dir = tmpl;
+    std::ofstream(dir + "/t.yaml") << b.yaml;
+    auto [check_rc, check_err] = pktkernel(dir, "--check t.yaml");
+    auto [run_rc, run_err] = pktkernel(dir, "--config t.yaml --duration 1");
+    std::filesystem::remove_all(dir);
+    EXPECT_EQ(check_rc, 2) << check_err;
+    EXPECT_EQ(run_rc, 2) << run_err;
+    auto first = [](const std::string& s) { return s.substr(0, s.find('\n')); };
+    EXPECT_EQ(first(check_err), b.expected) << b.what;
+    EXPECT_EQ(first(run_err), b.expected) << b.what;
 }
 
 INSTANTIATE_TEST_SUITE_P(table, broken_config, ::testing::ValuesIn(cases), case_name);
