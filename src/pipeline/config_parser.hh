@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,6 +78,16 @@ private:
     void require(const node& m, std::string_view key, std::string_view what) const {
         if (!m.find(key))
             error(m.at, std::string(what) + " is missing required key '" + std::string(key) + "'");
+    }
+
+    /// A list item (a port, stage, edge, timer): its keys checked, its required keys
+    /// present. Returns where it starts.
+    mark item(const node& n, const std::vector<std::string>& keys, std::string_view what,
+              std::initializer_list<std::string_view> required) const {
+        check_keys(n, keys, "in " + std::string(what));
+        for (auto k : required)
+            require(n, k, what);
+        return n.at;
     }
 
     template <typename T>

@@ -20,10 +20,7 @@ const std::regex& vdev_regex() {
 } // namespace
 
 void parser::parse_port(const node& n, port_config& p) const {
-    p.at = n.at;
-    check_keys(n, port_keys, "in port");
-    require(n, "name", "port");
-    require(n, "device", "port");
+    p.at = item(n, port_keys, "port", {"name", "device"});
     name(n, "name", p.name);
     if (string(n, "device", p.device)) {
         const std::string& d = p.device.value;
@@ -168,10 +165,7 @@ void parser::parse_reactors(const node& n, reactors_config& rs) const {
 }
 
 void parser::parse_stage(const node& n, stage_config& s) const {
-    s.at = n.at;
-    check_keys(n, stage_keys, "in stage");
-    require(n, "name", "stage");
-    require(n, "type", "stage");
+    s.at = item(n, stage_keys, "stage", {"name", "type"});
     name(n, "name", s.name);
     string(n, "type", s.type);
     s.params.type = node::kind::map;
@@ -192,10 +186,7 @@ void parser::parse_stage(const node& n, stage_config& s) const {
 }
 
 void parser::parse_edge(const node& n, edge_config& e) const {
-    e.at = n.at;
-    check_keys(n, edge_keys, "in edge");
-    require(n, "from", "edge");
-    require(n, "to", "edge");
+    e.at = item(n, edge_keys, "edge", {"from", "to"});
     if (string(n, "from", e.from)) {
         const std::string& f = e.from.value;
         const size_t dot = f.find('.');
@@ -215,11 +206,7 @@ void parser::parse_edge(const node& n, edge_config& e) const {
 }
 
 void parser::parse_timer(const node& n, timer_config& t) const {
-    t.at = n.at;
-    check_keys(n, timer_keys, "in timer");
-    require(n, "name", "timer");
-    require(n, "interval", "timer");
-    require(n, "action", "timer");
+    t.at = item(n, timer_keys, "timer", {"name", "interval", "action"});
     name(n, "name", t.name);
     if (duration(n, "interval", t.interval) && t.interval.value.count() <= 0)
         error(t.interval.at, "'interval' must be greater than 0");

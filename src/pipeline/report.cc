@@ -43,6 +43,21 @@ private:
     bool _first = true;
 };
 
+std::string port_json(const std::string& device, const net::port_stats& st) {
+    json_fields f;
+    f.str("device", device);
+    for (auto [k, v] : {std::pair{"ipackets", st.ipackets},
+                        {"opackets", st.opackets},
+                        {"ibytes", st.ibytes},
+                        {"obytes", st.obytes},
+                        {"imissed", st.imissed},
+                        {"ierrors", st.ierrors},
+                        {"oerrors", st.oerrors},
+                        {"rx_nombuf", st.rx_nombuf}})
+        f.add(k, v);
+    return f.obj();
+}
+
 double busy_ratio(std::uint64_t busy, std::uint64_t idle) noexcept {
     return busy + idle ? static_cast<double>(busy) / static_cast<double>(busy + idle) : 0.0;
 }
@@ -120,19 +135,8 @@ std::string stats_json(const config& cfg, const plan& p, const graph& g, sched::
         by.add(r, v);
     o << "  \"drops_by_reason\": " << by.obj() << ",\n  \"ports\": {";
     for (std::size_t i = 0; i < g.ports().size(); ++i) {
-        auto st = g.ports()[i]->stats();
-        o << (i ? "," : "") << "\n    \"" << json_escape(*cfg.ports[i].name) << "\": "
-          << json_fields()
-                 .str("device", g.ports()[i]->name())
-                 .add("ipackets", st.ipackets)
-                 .add("opackets", st.opackets)
-                 .add("ibytes", st.ibytes)
-                 .add("obytes", st.obytes)
-                 .add("imissed", st.imissed)
-                 .add("ierrors", st.ierrors)
-                 .add("oerrors", st.oerrors)
-                 .add("rx_nombuf", st.rx_nombuf)
-                 .obj();
+        o << (i ? "," : "") << "\n    \"" << json_escape(*cfg.ports[i].name)
+          << "\": " << port_json(g.ports()[i]->name(), g.ports()[i]->stats());
     }
     o << "\n  },\n  \"stages\": {";
     for (std::size_t i = 0; i < g.stages().size(); ++i) {

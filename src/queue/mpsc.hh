@@ -228,6 +228,12 @@ public:
     [[nodiscard]] std::size_t lanes() const noexcept;
 
 private:
+    template <typename F>
+    void for_each_lane(F&& f) const noexcept {
+        const std::size_t hwm = _hwm.load(std::memory_order_acquire);
+        for (std::size_t i = 0; i < hwm; ++i)
+            if (lane* l = _lanes[i].load(std::memory_order_acquire)) f(*l);
+    }
     std::size_t _lane_capacity;
     std::size_t _max;
     std::unique_ptr<std::atomic<lane*>[]> _lanes;
@@ -296,18 +302,14 @@ std::size_t multicursor<T>::size() const noexcept {
     // Snapshot for statistics: the consumer may free a lane concurrently, so only the
     // consumer thread may call this while producers close lanes.
     std::size_t s = 0;
-    const std::size_t hwm = _hwm.load(std::memory_order_acquire);
-    for (std::size_t i = 0; i < hwm; ++i)
-        if (lane* l = _lanes[i].load(std::memory_order_acquire)) s += l->ring.size();
+    for_each_lane([&](lane& l) { s += l.ring.size(); });
     return s;
 }
 
 template <typename T>
 std::size_t multicursor<T>::lanes() const noexcept {
     std::size_t c = 0;
-    const std::size_t hwm = _hwm.load(std::memory_order_acquire);
-    for (std::size_t i = 0; i < hwm; ++i)
-        if (_lanes[i].load(std::memory_order_relaxed)) ++c;
+    for_each_lane([&](lane&) { ++c; });
     return c;
 }
 

@@ -91,18 +91,8 @@ void wheel::cascade(std::uint32_t slot) noexcept {
 }
 
 void wheel::refile_overflow() noexcept {
-    std::uint32_t b = _slot_head[overflow_slot];
-    _slot_head[overflow_slot] = nil;
-    _slot_count[overflow_slot] = 0;
     _ovf_min = std::numeric_limits<std::uint64_t>::max();
-    while (b != nil) {
-        const std::uint32_t next = _meta[b].next;
-        const entry* es = _entries + static_cast<std::size_t>(b) * block_entries;
-        for (std::uint32_t i = 0, c = _meta[b].count; i < c; ++i)
-            place(es[i]);
-        free_block(b);
-        b = next;
-    }
+    take_slot(overflow_slot, [this](const entry& e) noexcept { place(e); });
 }
 
 // Random-access view over a slot's blocks in _scratch order (entry i lives in block

@@ -177,6 +177,21 @@ private:
         _meta[b].next = _free_block;
         _free_block = b;
     }
+    /// Empties `slot`: calls fn(entry) for each entry in chain order, freeing the blocks.
+    template <typename F>
+    PK_ALWAYS_INLINE void take_slot(std::uint32_t slot, F&& fn) noexcept {
+        std::uint32_t b = _slot_head[slot];
+        _slot_head[slot] = nil;
+        _slot_count[slot] = 0;
+        while (b != nil) {
+            const std::uint32_t next = _meta[b].next;
+            const entry* es = _entries + static_cast<std::size_t>(b) * block_entries;
+            for (std::uint32_t i = 0, c = _meta[b].count; i < c; ++i)
+                fn(es[i]);
+            free_block(b);
+            b = next;
+        }
+    }
     PK_ALWAYS_INLINE void release_ref(std::uint32_t id) noexcept {
         _refs[id].loc = _free_ref;
         _free_ref = id;
@@ -386,18 +401,8 @@ std::size_t wheel::emit(std::uint32_t slot, expired* out, std::size_t room) noex
     };
     if (_sorted_slot != slot && _slot_count[slot] <= room) {
         // Common case: the whole slot fits. Copy out, then sort the copies.
-        std::uint32_t b = _slot_head[slot];
-        _slot_head[slot] = nil;
-        _slot_count[slot] = 0;
         clear_slot_bit(slot);
-        while (b != nil) {
-            const std::uint32_t next = _meta[b].next;
-            const entry* es = _entries + static_cast<std::size_t>(b) * block_entries;
-            for (std::uint32_t i = 0, c = _meta[b].count; i < c; ++i)
-                fire(es[i]);
-            free_block(b);
-            b = next;
-        }
+        take_slot(slot, fire);
         const std::uint64_t origin = _origin;
         auto key = [origin](const expired& x) noexcept {
             return static_cast<std::int64_t>(x.deadline - origin);
