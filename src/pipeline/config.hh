@@ -146,6 +146,7 @@ struct eal_config {
     located<uint32_t> memory_mb{0};        ///< 0: DPDK's default
     located<bool> hugepages{false};        ///< off by default: runs on machines without hugepages
     located<std::string> file_prefix;
+    located<uint32_t> control_cpu{0}; ///< the control thread's CPU; absent: one no reactor uses
     located<std::vector<std::string>> extra_args; ///< passed to EAL verbatim
 };
 
@@ -181,9 +182,10 @@ struct port_config {
 
 struct reactor_config {
     mark at;
-    located<std::string> name; ///< default "r<id>"
-    located<uint32_t> id{0};   ///< default: index in the list
-    located<uint32_t> lcore{0};
+    located<std::string> name;  ///< default "r<id>"
+    located<uint32_t> id{0};    ///< default: index in the list
+    located<uint32_t> lcore{0}; ///< EAL lcore id; absent: the next free id
+    located<uint32_t> cpu{0};   ///< the CPU it runs on; absent: the lcore's number, or planned
     located<discipline_kind> discipline{discipline_kind::weighted_priority};
     located<per_bucket> polls{{10, 6, 3, 1}};          ///< weighted: polls per task per round
     located<per_bucket> shares{{1000, 600, 300, 100}}; ///< tree: CPU shares per bucket

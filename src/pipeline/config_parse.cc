@@ -68,6 +68,7 @@ void parser::parse_eal(const node& n, eal_config& e) const {
     check_keys(n, eal_keys, "in eal");
     if (const node* l = n.find("lcores")) parse_lcores(*l, e);
     integer(n, "memory_mb", e.memory_mb, 1, 1 << 20);
+    integer(n, "control_cpu", e.control_cpu, 0, max_lcore);
     boolean(n, "hugepages", e.hugepages);
     if (string(n, "file_prefix", e.file_prefix) && !valid_name(e.file_prefix.value))
         error(e.file_prefix.at, "invalid file_prefix '" + e.file_prefix.value +

@@ -18,8 +18,8 @@ using std::chrono::nanoseconds;
 inline const std::vector<std::string> top_keys = {"name",     "description", "eal",   "ports",
                                                   "reactors", "stages",      "edges", "timers",
                                                   "metrics",  "console"};
-inline const std::vector<std::string> eal_keys = {"lcores", "memory_mb", "hugepages", "file_prefix",
-                                                  "extra_args"};
+inline const std::vector<std::string> eal_keys = {"lcores",      "memory_mb",  "hugepages",
+                                                  "file_prefix", "extra_args", "control_cpu"};
 inline const std::vector<std::string> port_keys = {"name",    "device",  "rx_queues", "tx_queues",
                                                    "rx_desc", "tx_desc", "mtu",       "promiscuous",
                                                    "rss",     "mempool"};
@@ -28,8 +28,8 @@ inline const std::vector<std::string> rss_types = {"ip",       "ipv4",     "ipv6
                                                    "udp",      "sctp",     "ipv4_tcp",  "ipv4_udp",
                                                    "ipv6_tcp", "ipv6_udp", "l2_payload"};
 inline const std::vector<std::string> mempool_keys = {"size", "cache", "data_room"};
-inline const std::vector<std::string> reactor_keys = {"name",  "id",     "lcore", "discipline",
-                                                      "polls", "shares", "idle"};
+inline const std::vector<std::string> reactor_keys = {"name",       "id",    "lcore",  "cpu",
+                                                      "discipline", "polls", "shares", "idle"};
 inline const std::vector<std::string> auto_reactor_keys = {"count", "discipline", "polls", "shares",
                                                            "idle"};
 inline const std::vector<std::string> stage_keys = {"name", "type", "params", "reactor",

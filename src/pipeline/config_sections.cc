@@ -152,12 +152,12 @@ void parser::parse_reactors(const node& n, reactors_config& rs) const {
         reactor_config r;
         r.at = it.at;
         check_keys(it, reactor_keys, "in reactor");
-        require(it, "lcore", "reactor");
         r.id.value = static_cast<uint32_t>(i);
         integer(it, "id", r.id, 0, max_lcore);
         r.name.value = "r" + std::to_string(r.id.value);
         name(it, "name", r.name);
         integer(it, "lcore", r.lcore, 0, max_lcore);
+        integer(it, "cpu", r.cpu, 0, max_lcore);
         parse_reactor_settings(it, r);
         rs.list.push_back(std::move(r));
     }

@@ -68,33 +68,102 @@ private:
     std::vector<diagnostic> _errors;
 };
 
+std::string cpu_list(const topology::machine& m) {
+    std::vector<unsigned> v;
+    for (auto& c : m.cpus)
+        v.push_back(c.os_index);
+    std::sort(v.begin(), v.end());
+    std::string out;
+    for (std::size_t i = 0; i < v.size();) {
+        std::size_t j = i;
+        while (j + 1 < v.size() && v[j + 1] == v[j] + 1)
+            ++j;
+        out += (out.empty() ? "" : ",") + std::to_string(v[i]) +
+               (j > i ? "-" + std::to_string(v[j]) : std::string());
+        i = j + 1;
+    }
+    return out;
+}
+
+/// Reactors on lcores and CPUs. `lcore: N` runs on CPU N (DPDK's -l meaning) unless
+/// `cpu:` says otherwise; a reactor that names neither gets the next free lcore id and a
+/// CPU from the topology plan, among CPUs no other reactor named. The control thread
+/// takes eal.control_cpu, else a CPU no reactor uses, else the last CPU.
 void planner::reactors(const topology::machine& m) {
     const auto& rs = _cfg.reactors;
     unsigned n = rs.automatic ? *rs.count : static_cast<unsigned>(rs.list.size());
     if (rs.automatic && n == 0)
         n = m.cpus.size() > 1 ? static_cast<unsigned>(m.cpus.size() - 1) : 1;
-    auto lp = topology::plan(m, {.lcores = n});
+    auto exists = [&](unsigned cpu) {
+        return std::any_of(m.cpus.begin(), m.cpus.end(),
+                           [cpu](const topology::cpu& c) { return c.os_index == cpu; });
+    };
+    std::set<unsigned> lcores;
+    std::vector<unsigned> named;
+    std::vector<int> cpu(n, -1);
+    for (unsigned i = 0; i < n && !rs.automatic; ++i) {
+        const reactor_config& rc = rs.list[i];
+        if (rc.lcore.given()) lcores.insert(*rc.lcore);
+        if (!rc.cpu.given() && !rc.lcore.given()) continue;
+        const auto& at = rc.cpu.given() ? rc.cpu : rc.lcore;
+        if (!exists(*at)) {
+            fail(at.at, "reactor '" + *rc.name + "' is on " +
+                            (rc.cpu.given() ? "CPU " + std::to_string(*at)
+                                            : "lcore " + std::to_string(*at) + ", i.e. CPU " +
+                                                  std::to_string(*at)) +
+                            ", which this machine does not have (CPUs: " + cpu_list(m) +
+                            "); give it 'cpu:' to run it elsewhere, or leave 'lcore' out to "
+                            "have one planned");
+            continue;
+        }
+        cpu[i] = static_cast<int>(*at);
+        named.push_back(*at);
+    }
+    unsigned unplaced = static_cast<unsigned>(std::count(cpu.begin(), cpu.end(), -1));
+    auto lp = topology::plan(m, {.lcores = std::max(unplaced, 1u), .exclude = named});
     if (!lp) {
         fail(rs.at, "cannot place " + std::to_string(n) + " reactors: " + lp.err().message);
         return;
     }
-    std::set<unsigned> used;
+    unsigned next_lcore = 1, k = 0;
     for (unsigned i = 0; i < n; ++i) {
         const reactor_config& rc = rs.automatic ? rs.defaults : rs.list[i];
         reactor_plan r;
         r.name = rs.automatic ? "r" + std::to_string(i) : *rc.name;
         r.id = std::to_string(rs.automatic ? i : *rc.id);
-        r.lcore = rs.automatic ? i + 1 : *rc.lcore;
-        r.cpu = static_cast<int>(lp->worker_cpus[i]);
+        if (!rs.automatic && rc.lcore.given()) {
+            r.lcore = *rc.lcore;
+        } else {
+            while (lcores.count(next_lcore))
+                ++next_lcore;
+            r.lcore = next_lcore;
+            lcores.insert(next_lcore);
+        }
+        r.cpu = cpu[i] >= 0 ? cpu[i] : static_cast<int>(lp->worker_cpus[k++]);
         r.cfg = to_sched(rc);
-        used.insert(r.lcore);
         _p.reactors.push_back(std::move(r));
     }
     // The control thread (status line, console, stop) takes the lowest lcore no reactor uses.
-    while (used.count(_p.main_lcore))
+    while (lcores.count(_p.main_lcore))
         ++_p.main_lcore;
-    _p.main_cpu = static_cast<int>(lp->main_cpu);
-    _p.oversubscribed = lp->oversubscribed;
+    std::set<int> used;
+    for (auto& r : _p.reactors)
+        used.insert(r.cpu);
+    _p.oversubscribed = used.size() < _p.reactors.size();
+    if (_cfg.eal.control_cpu.given()) {
+        if (!exists(*_cfg.eal.control_cpu))
+            fail(_cfg.eal.control_cpu.at,
+                 "control_cpu " + std::to_string(*_cfg.eal.control_cpu) +
+                     " is not a CPU of this machine (CPUs: " + cpu_list(m) + ")");
+        _p.main_cpu = static_cast<int>(*_cfg.eal.control_cpu);
+    } else {
+        _p.main_cpu = static_cast<int>(m.cpus.back().os_index);
+        for (auto c = m.cpus.rbegin(); c != m.cpus.rend(); ++c)
+            if (!used.count(static_cast<int>(c->os_index))) {
+                _p.main_cpu = static_cast<int>(c->os_index);
+                break;
+            }
+    }
     _p.eal_lcores = std::to_string(_p.main_lcore) + "@" + std::to_string(_p.main_cpu);
     for (auto& r : _p.reactors)
         _p.eal_lcores += "," + std::to_string(r.lcore) + "@" + std::to_string(r.cpu);

@@ -115,7 +115,8 @@ std::string stats_json(const config& cfg, const plan& p, const graph& g, sched::
     std::ostringstream o;
     totals t = sum(g);
     o << "{\n  \"pipeline\": \"" << json_escape(*cfg.name) << "\",\n  \"elapsed_s\": " << elapsed_s
-      << ",\n  \"eal_lcores\": \"" << p.eal_lcores << "\",\n";
+      << ",\n  \"eal_lcores\": \"" << p.eal_lcores << "\",\n  \"control\": "
+      << json_fields().add("lcore", p.main_lcore).add("cpu", p.main_cpu).obj() << ",\n";
     o << "  \"totals\": "
       << json_fields()
              .add("in", t.in())

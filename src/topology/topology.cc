@@ -108,12 +108,19 @@ result<lcore_plan> plan(const machine& m, const plan_request& req) {
     // desirable CPU; workers get the best ones.
     p.main_cpu = order.back().os_index;
     unsigned main_core = order.back().core;
-    std::vector<unsigned> candidates;
+    std::vector<unsigned> candidates, taken;
     for (auto& c : order) {
         if (c.os_index == p.main_cpu) continue;
         if (!req.allow_smt && c.smt_rank > 0) continue;
         if (!req.allow_smt && c.core == main_core) continue;
-        candidates.push_back(c.os_index);
+        const bool excluded =
+            std::find(req.exclude.begin(), req.exclude.end(), c.os_index) != req.exclude.end();
+        (excluded ? taken : candidates).push_back(c.os_index);
+    }
+    // CPUs someone else named come after the free ones, in the same order.
+    while (candidates.size() < req.lcores && !taken.empty()) {
+        candidates.push_back(taken.front());
+        taken.erase(taken.begin());
     }
     // Short of CPUs: let workers share the main lcore's CPU too (the control thread
     // mostly sleeps) rather than piling every worker onto the other CPUs.

@@ -43,6 +43,7 @@ struct plan_request {
     int nic_numa = -1;               ///< preferred NUMA node, -1: any
     bool allow_smt = true;           ///< use SMT siblings when physical cores run out
     bool allow_oversubscribe = true; ///< map several lcores onto one CPU when short
+    std::vector<unsigned> exclude;   ///< CPUs already taken: handed out only when short
 };
 
 struct lcore_plan {

@@ -149,7 +149,7 @@ def check(binary, root):
         for edge in re.findall(r"\{from: ([\w.]+), to: (\w+)", cfg):
             assert re.search(re.escape(edge[0] if "." in edge[0] else edge[0] + ".out") +
                              r"\s+-> " + edge[1] + r"\s", out), (name, edge, out)
-    pre = "name: c\nreactors:\n  - {name: a, lcore: 1}\n  - {name: b, lcore: 2}\nstages:\n"
+    pre = "name: c\nreactors:\n  - {name: a}\n  - {name: b}\nstages:\n"
     bad = {
         # pub edges from one output share one ring
         "pub-settings": (pre + "  - {name: p, type: publish, reactor: a}\n"
@@ -303,8 +303,8 @@ def timer_placement(binary, root):
     """A timer's `reactor:` may name a reactor by id: it runs there (ids are not indexes)."""
     yml_text = """name: timers
 reactors:
-  - {name: a, id: 7, lcore: 1, idle: adaptive}
-  - {name: b, id: 3, lcore: 2, idle: adaptive}
+  - {name: a, id: 7, idle: adaptive}
+  - {name: b, id: 3, idle: adaptive}
 stages:
   - {name: gen, type: generator, reactor: b, params: {rate_pps: 10000}}
   - {name: sink, type: drop, reactor: b}

@@ -81,7 +81,7 @@ const broken cases[] = {
      "t.yaml:2:1: unknown key 'prots' at the top level (did you mean 'ports'?)"},
     {"unknown key without a close match", "eal:\n  colour: red\n",
      "t.yaml:2:3: unknown key 'colour' in eal (allowed: lcores, memory_mb, hugepages, "
-     "file_prefix, extra_args)"},
+     "file_prefix, extra_args, control_cpu)"},
     {"unknown port key", "ports:\n  - name: p\n    device: net_null0\n    rx_queue: 2\n",
      "t.yaml:4:5: unknown key 'rx_queue' in port (did you mean 'rx_queues'?)"},
     {"unknown edge key",
@@ -179,8 +179,8 @@ const broken cases[] = {
      "t.yaml:2:5: port is missing required key 'device'"},
     {"missing stage type", "stages:\n  - {name: c}\n",
      "t.yaml:2:5: stage is missing required key 'type'"},
-    {"missing reactor lcore", "reactors:\n  - {name: io}\n",
-     "t.yaml:2:5: reactor is missing required key 'lcore'"},
+    {"reactor cpu out of range", "reactors:\n  - {name: io, cpu: 5000}\n",
+     "t.yaml:2:21: 'cpu' must be between 0 and 1023, got 5000"},
 
     // --- duplicates
     {"duplicate port name",

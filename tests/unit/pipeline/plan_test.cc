@@ -1,0 +1,117 @@
+// The plan on a synthetic machine (no EAL, no hwloc): reactors on lcores and CPUs,
+// the control thread's CPU, and the placement errors `--check` reports.
+#include <gtest/gtest.h>
+
+#include "pipeline/plan.hh"
+#include "pipeline/registry.hh"
+
+using namespace pk::pipeline;
+
+namespace {
+
+/// `cores` physical cores × `smt` threads; CPU numbers as Linux gives them on most x86
+/// machines (first threads 0..cores-1, then the siblings).
+pk::topology::machine machine(unsigned cores, unsigned smt = 1) {
+    pk::topology::machine m;
+    m.cores = cores;
+    for (unsigned t = 0; t < smt; ++t)
+        for (unsigned c = 0; c < cores; ++c)
+            m.cpus.push_back({t * cores + c, c, 0, t});
+    m.nodes.push_back({0, 1ull << 34, {}});
+    return m;
+}
+
+config g_cfg; // the last config planned (a plan points into its config)
+
+pk::result<plan> plan_of(const std::string& yaml, const pk::topology::machine& m) {
+    auto c = load_string(yaml, "t.yaml", registry::global().validation());
+    EXPECT_TRUE(c.ok()) << format(c.diagnostics());
+    g_cfg = std::move(c).value();
+    return make_plan(g_cfg, registry::global(), m);
+}
+
+const char* stages = "stages:\n  - {name: g, type: generator, reactor: a}\n"
+                     "  - {name: d, type: drop, reactor: a}\nedges:\n  - {from: g, to: d}\n";
+
+} // namespace
+
+TEST(plan, lcore_n_runs_on_cpu_n) {
+    auto p = plan_of(std::string("reactors:\n  - {name: a, lcore: 3}\n") + stages, machine(4));
+    ASSERT_TRUE(p) << p.err().message;
+    ASSERT_EQ(p->reactors.size(), 1u);
+    EXPECT_EQ(p->reactors[0].lcore, 3u);
+    EXPECT_EQ(p->reactors[0].cpu, 3);
+    // The control thread: the lowest free lcore id, on a CPU no reactor uses.
+    EXPECT_EQ(p->main_lcore, 0u);
+    EXPECT_NE(p->main_cpu, 3);
+    EXPECT_NE(p->eal_lcores.find("3@3"), std::string::npos) << p->eal_lcores;
+    EXPECT_FALSE(p->oversubscribed);
+}
+
+TEST(plan, cpu_key_and_control_cpu_override) {
+    auto p = plan_of(std::string("eal: {control_cpu: 2}\nreactors:\n"
+                                 "  - {name: a, lcore: 5, cpu: 1}\n  - {name: b}\n") +
+                         stages,
+                     machine(4));
+    ASSERT_TRUE(p) << p.err().message;
+    EXPECT_EQ(p->reactors[0].lcore, 5u);
+    EXPECT_EQ(p->reactors[0].cpu, 1);
+    // b names neither: the next free lcore id, and a CPU nobody named.
+    EXPECT_EQ(p->reactors[1].lcore, 1u);
+    EXPECT_NE(p->reactors[1].cpu, 1);
+    EXPECT_EQ(p->main_cpu, 2);
+    EXPECT_EQ(p->eal_lcores.substr(0, 4), "0@2,");
+}
+
+TEST(plan, named_cpus_are_never_handed_to_planned_reactors_when_others_are_free) {
+    auto p = plan_of(std::string("reactors:\n  - {name: a, lcore: 0}\n  - {name: b}\n"
+                                 "  - {name: c}\n") +
+                         stages,
+                     machine(4));
+    ASSERT_TRUE(p) << p.err().message;
+    EXPECT_EQ(p->reactors[0].cpu, 0);
+    for (int i : {1, 2}) {
+        EXPECT_NE(p->reactors[i].cpu, 0) << i;
+        EXPECT_NE(p->reactors[i].lcore, 0u) << i;
+    }
+    EXPECT_NE(p->reactors[1].cpu, p->reactors[2].cpu);
+    EXPECT_EQ(p->main_lcore, 3u); // 0, 1, 2 are reactors
+}
+
+TEST(plan, automatic_prefers_whole_cores_over_smt_siblings) {
+    // 2 cores × 2 threads: CPUs 0,1 are first threads, 2,3 their siblings.
+    auto p = plan_of(std::string("reactors: {count: 2}\nstages:\n"
+                                 "  - {name: g, type: generator}\n  - {name: d, type: drop}\n"
+                                 "edges:\n  - {from: g, to: d}\n"),
+                     machine(2, 2));
+    ASSERT_TRUE(p) << p.err().message;
+    ASSERT_EQ(p->reactors.size(), 2u);
+    EXPECT_LT(p->reactors[0].cpu, 2);
+    EXPECT_LT(p->reactors[1].cpu, 2);
+    EXPECT_NE(p->reactors[0].cpu, p->reactors[1].cpu);
+}
+
+TEST(plan, an_lcore_the_machine_does_not_have_is_an_error_at_its_position) {
+    auto p = plan_of(std::string("reactors:\n  - {name: a, lcore: 7}\n") + stages, machine(2));
+    ASSERT_FALSE(p);
+    EXPECT_EQ(p.err().message,
+              "t.yaml:2:22: reactor 'a' is on lcore 7, i.e. CPU 7, which this machine does not "
+              "have (CPUs: 0-1); give it 'cpu:' to run it elsewhere, or leave 'lcore' out to "
+              "have one planned");
+    auto q = plan_of(std::string("eal: {control_cpu: 9}\nreactors:\n  - {name: a}\n") + stages,
+                     machine(2));
+    ASSERT_FALSE(q);
+    EXPECT_NE(q.err().message.find("t.yaml:1:20: control_cpu 9 is not a CPU of this machine"),
+              std::string::npos)
+        << q.err().message;
+}
+
+TEST(plan, more_reactors_than_cpus_share_them_and_say_so) {
+    auto p =
+        plan_of(std::string("reactors:\n  - {name: a}\n  - {name: b}\n  - {name: c}\n") + stages,
+                machine(2));
+    ASSERT_TRUE(p) << p.err().message;
+    EXPECT_TRUE(p->oversubscribed);
+    const std::string d = p->describe(g_cfg);
+    EXPECT_NE(d.find("oversubscribed: 3 reactors share 2 CPUs"), std::string::npos) << d;
+}
