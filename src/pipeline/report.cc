@@ -4,8 +4,10 @@
 #include <cstdio>
 #include <sstream>
 
+#include "base/clock.hh"
 #include "metrics/exposition.hh"
 #include "net/port.hh"
+#include "pipeline/latency.hh"
 
 namespace pk::pipeline {
 namespace {
@@ -160,6 +162,13 @@ std::string stats_json(const config& cfg, const plan& p, const graph& g, sched::
             .add("dropped", drops.obj());
         for (auto& [k, v] : s->extra())
             f.add(k, v);
+        if (const auto* h = s->latency(); h && h->count())
+            f.add("latency_ns", json_fields()
+                                    .add("count", h->count())
+                                    .add("p50", h->quantile_ns(0.5))
+                                    .add("p99", h->quantile_ns(0.99))
+                                    .add("p999", h->quantile_ns(0.999))
+                                    .obj());
         o << (i ? "," : "") << "\n    \"" << json_escape(s->name()) << "\": " << f.obj();
     }
     o << "\n  },\n  \"reactors\": {";
@@ -229,6 +238,23 @@ void collect_metrics(std::vector<metrics::family>& out, const config& cfg, const
             out.push_back(std::move(x));
         }
     }
+    family lat("pktkernel_latency_seconds",
+               "RX (or creation) to TX hand-off latency of the packets a stage transmits",
+               metric_type::histogram);
+    const double hz = static_cast<double>(tsc::hz());
+    for (auto& s : g.stages()) {
+        const auto* h = s->latency();
+        if (!h) continue;
+        metrics::histogram_value v;
+        auto oct = h->octaves();
+        for (std::size_t k = 0; k < oct.size(); ++k) {
+            if (k + 1 < oct.size()) v.bounds.push_back(static_cast<double>(oct[k].first - 1) / hz);
+            v.counts.push_back(oct[k].second);
+        }
+        v.sum = static_cast<double>(h->sum_cycles()) / hz;
+        lat.add(std::move(v), {{"pipeline", *cfg.name}, {"stage", s->name()}});
+    }
+    out.push_back(std::move(lat));
     out.push_back(std::move(in));
     out.push_back(std::move(outp));
     out.push_back(std::move(drops));

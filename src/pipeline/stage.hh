@@ -44,6 +44,9 @@
 namespace pk::pipeline {
 
 class graph;
+namespace latency {
+class histogram;
+}
 
 inline constexpr std::uint16_t burst_size = 64; ///< the largest burst a stage may be handed
 inline constexpr unsigned max_outputs = 64;
@@ -136,6 +139,9 @@ public:
     virtual void drain() noexcept {}
     /// Packets held inside the stage right now (TX buffers, reorder buffers).
     virtual std::uint64_t held() const noexcept { return 0; }
+    /// RX→TX latency of the packets this stage hands to a device (latency.hh), or
+    /// nullptr for stages that keep none.
+    virtual const latency::histogram* latency() const noexcept { return nullptr; }
     /// Stage-specific values for stats and metrics (any thread: read atomics or values fixed
     /// at start(); allocates, so never from the packet path).
     virtual std::vector<std::pair<std::string, std::uint64_t>> extra() const { return {}; }

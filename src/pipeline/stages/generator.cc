@@ -11,6 +11,7 @@
 
 #include "base/clock.hh"
 #include "pipeline/graph.hh"
+#include "pipeline/latency.hh"
 #include "pipeline/stages/builtin.hh"
 
 namespace pk::pipeline::stages {
@@ -81,6 +82,7 @@ public:
         auto mp = owner()->mempool(static_cast<int>(rte_socket_id()), _mbufs);
         if (!mp) return mp.err();
         _pool = *mp;
+        latency::register_field();
         _last = tsc::now();
         _per_cycle = _rate / static_cast<double>(tsc::hz());
         _depth = std::max(static_cast<double>(_burst), _rate / 1000.0);
@@ -111,6 +113,7 @@ public:
         }
         for (std::uint16_t i = 0; i < n; ++i)
             fill(pkts[i], pick_flow());
+        latency::stamp(pkts, n, tsc::now());
         _made += n;
         count_produced(n);
         emit(0, pkts, n);

@@ -4,6 +4,7 @@
 #include "base/clock.hh"
 #include "net/port.hh"
 #include "pipeline/graph.hh"
+#include "pipeline/latency.hh"
 #include "pipeline/stages/builtin.hh"
 
 namespace pk::pipeline::stages {
@@ -27,6 +28,7 @@ public:
                                   " RX queues; queue " + std::to_string(_queue) +
                                   " does not exist");
         _rxq = p->rxq(_queue);
+        latency::register_field();
         return {};
     }
 
@@ -35,6 +37,7 @@ public:
         rte_mbuf* pkts[burst_size];
         std::uint16_t n = _rxq.rx_burst(pkts, _burst);
         if (n == 0) return 0;
+        latency::stamp(pkts, n, tsc::now());
         count_produced(n);
         emit(0, pkts, n);
         return n;
@@ -76,6 +79,7 @@ public:
                                   " TX queues; queue " + std::to_string(_queue) +
                                   " does not exist");
         _tx = std::make_unique<net::tx_buffer>(p->id(), _queue, _burst, tsc::from_us(_drain_us));
+        latency::register_field();
         return {};
     }
 
@@ -94,9 +98,11 @@ public:
     /// Mirrored by sync() into a counter: the control thread and the metrics exporter
     /// read it while this reactor fills the buffer.
     std::uint64_t held() const noexcept override { return _held.load(); }
+    const latency::histogram* latency() const noexcept override { return &_latency; }
 
 protected:
     void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
+        _latency.observe(pkts, n, tsc::now());
         _tx->send_burst(pkts, n);
         sync();
     }
@@ -127,6 +133,7 @@ private:
     std::unique_ptr<net::tx_buffer> _tx;
     std::uint64_t _seen_sent = 0, _seen_full = 0, _seen_shut = 0;
     sched::counter _held;
+    latency::histogram _latency;
 };
 
 stage_schema port_schema(bool rx) {

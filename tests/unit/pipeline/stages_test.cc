@@ -25,6 +25,7 @@
 
 #include "base/clock.hh"
 #include "net/packet.hh"
+#include "pipeline/latency.hh"
 #include "stage_test_util.hh"
 
 using namespace pk::pipeline;
@@ -1627,3 +1628,41 @@ TEST(Graph, NoStageDownstreamOfAPubEdgeMayWriteIntoPackets) {
 }
 
 } // namespace
+
+// =======================================================================================
+// latency
+
+TEST(Latency, BucketsCoverEveryValueOnceAndQuantilesLandInTheirBucket) {
+    using latency::histogram;
+    // Every latency falls in exactly one bucket: [upper_of(b-1), upper_of(b)).
+    std::uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 200000; ++i) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        const std::uint64_t d = x >> (x & 63); // every magnitude
+        const unsigned b = histogram::bucket_of(d);
+        if (b == histogram::buckets - 1) continue; // the overflow bucket
+        ASSERT_LT(d, histogram::upper_of(b)) << d;
+        if (b) ASSERT_GE(d, histogram::upper_of(b - 1)) << d;
+        if (b >= histogram::per_octave) // ~19% wide at most
+            ASSERT_LE(histogram::upper_of(b) - histogram::upper_of(b - 1),
+                      histogram::upper_of(b - 1) / 4 + 1);
+    }
+    ASSERT_GE(latency::register_field(), 0);
+    histogram h;
+    std::vector<rte_mbuf*> m;
+    for (int i = 0; i < 1000; ++i)
+        m.push_back(to_mbuf(make_frame({})));
+    const std::uint64_t now = 1ull << 40;
+    latency::stamp(m.data(), 990, now - pk::tsc::from_ns(2000));        // 99%: 2 us
+    latency::stamp(m.data() + 990, 10, now - pk::tsc::from_ns(500000)); // 1%: 500 us
+    h.observe(m.data(), 1000, now);
+    EXPECT_EQ(h.count(), 1000u);
+    EXPECT_NEAR(h.quantile_ns(0.5), 2000, 2000 * 0.25); // a bucket is at most 25% wide
+    EXPECT_NEAR(h.quantile_ns(0.98), 2000, 2000 * 0.25);
+    EXPECT_NEAR(h.quantile_ns(0.999), 500000, 500000 * 0.25);
+    std::uint64_t total = 0;
+    for (auto [bound, c] : h.octaves())
+        total += c;
+    EXPECT_EQ(total, 1000u);
+    rte_pktmbuf_free_bulk(m.data(), static_cast<unsigned>(m.size()));
+}
