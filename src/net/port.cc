@@ -164,17 +164,22 @@ tx_buffer::~tx_buffer() {
     discard(tx_drop::shutdown);
 }
 
-std::uint16_t tx_buffer::flush() noexcept {
-    if (_count == 0) return 0;
+std::uint16_t tx_buffer::transmit(rte_mbuf** pkts, std::uint16_t n) noexcept {
     ++_c.flushes;
-    std::uint16_t sent = rte_eth_tx_burst(_port, _queue, _buf, _count);
-    for (unsigned r = 0; sent < _count && r < _retries; ++r)
-        sent += rte_eth_tx_burst(_port, _queue, _buf + sent, _count - sent);
-    if (PK_UNLIKELY(sent < _count)) {
-        rte_pktmbuf_free_bulk(_buf + sent, _count - sent);
-        _c.dropped[static_cast<unsigned>(tx_drop::queue_full)] += _count - sent;
+    std::uint16_t sent = rte_eth_tx_burst(_port, _queue, pkts, n);
+    for (unsigned r = 0; sent < n && r < _retries; ++r)
+        sent += rte_eth_tx_burst(_port, _queue, pkts + sent, n - sent);
+    if (PK_UNLIKELY(sent < n)) {
+        rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+        _c.dropped[static_cast<unsigned>(tx_drop::queue_full)] += n - sent;
     }
     _c.sent += sent;
+    return sent;
+}
+
+std::uint16_t tx_buffer::flush() noexcept {
+    if (_count == 0) return 0;
+    const std::uint16_t sent = transmit(_buf, _count);
     _count = 0;
     return sent;
 }

@@ -192,8 +192,13 @@ public:
         _buf[_count++] = m;
         if (_count == _size) flush();
     }
-    /// Buffers `n` packets (flushing as it fills).
+    /// Buffers `n` packets (flushing as it fills). A whole burst that finds the buffer
+    /// empty goes to the device as it is: no copy, no deadline.
     void send_burst(rte_mbuf* const* m, std::uint16_t n) noexcept {
+        if (_count == 0 && n >= _size) {
+            transmit(const_cast<rte_mbuf**>(m), n);
+            return;
+        }
         for (std::uint16_t i = 0; i < n; ++i)
             send(m[i]);
     }
@@ -217,6 +222,10 @@ public:
     std::uint16_t queue_id() const noexcept { return _queue; }
 
 private:
+    /// rte_eth_tx_burst with the retries; what the device still refuses is freed and
+    /// counted as queue_full. Returns how many it took.
+    std::uint16_t transmit(rte_mbuf** pkts, std::uint16_t n) noexcept;
+
     std::uint16_t _port, _queue, _size, _count = 0;
     unsigned _retries;
     std::uint64_t _drain;
