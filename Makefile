@@ -1,7 +1,7 @@
 # pktkernel — every set-up step in one place. On a fresh Debian 12 machine (root):
 #   make run    installs what is missing, builds, runs the default pipeline
 #   make test   installs what is missing, builds, runs every test, prints the totals
-# Other targets: deps build bench sanitize tsan format clean
+# Other targets: deps build bench perf sanitize tsan format clean
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -15,13 +15,14 @@ PACKAGES := build-essential pkg-config python3 meson ninja-build \
             dpdk dpdk-dev libdpdk-dev libhwloc-dev libyaml-cpp-dev libgtest-dev \
             libbenchmark-dev libcivetweb-dev liburing-dev libpcap-dev \
             prometheus python3-matplotlib \
-            socat clang libclang-rt-14-dev
+            socat clang libclang-rt-14-dev procps
 # socat: the console must work with a plain socat client (tested);
 # clang + libclang-rt-14-dev: the libFuzzer target for the packet parser (fuzz suite).
+# procps: pgrep, the perf harness test checks that nothing is left running.
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps configure build run test bench sanitize tsan format clean
+.PHONY: all deps configure build run test bench perf sanitize tsan format clean
 
 all: build
 
@@ -63,6 +64,12 @@ bench: build
 	$(BUILD)/perf/pktkernel-bench --benchmark_counters_tabular=true $(BENCH_ARGS) \
 	  --benchmark_out=$(BUILD)/bench.json --benchmark_out_format=json
 	python3 perf/ratios.py $(BUILD)/bench.json
+
+# The perf harness, quick form (< 2 minutes): testpmd traffic over memif, pktkernel and
+# testpmd's macswap as DUTs alternating. The full sizing run: perf/run (see README).
+PERF_ARGS ?= --quick
+perf: build
+	/usr/bin/python3 perf/run $(PERF_ARGS)
 
 # Address + undefined-behaviour sanitizers over every unit test.
 sanitize: deps

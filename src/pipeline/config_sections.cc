@@ -14,7 +14,7 @@ const std::regex& pci_regex() {
     return re;
 }
 const std::regex& vdev_regex() {
-    static const std::regex re("^net_[a-z][a-z0-9_]*(,[A-Za-z0-9_]+=[^,]+)*$");
+    static const std::regex re("^net_[a-z][a-z0-9_]*(,[A-Za-z0-9_-]+=[^,]+)*$");
     return re;
 }
 } // namespace

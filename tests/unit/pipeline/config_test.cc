@@ -656,6 +656,15 @@ TEST(config_model, complete_example_parses_every_key) {
               "demo.yaml:16:10: MTU 9000 not supported by net_pcap");
 }
 
+TEST(config_model, vdev_args_may_have_dashes) {
+    // DPDK devargs such as memif's socket-abstract=no carry dashes in their keys.
+    auto r = load_string("ports:\n  - {name: m, device: \"net_memif0,role=server,"
+                         "socket=/tmp/m.sock,socket-abstract=no\"}\n",
+                         "t.yaml", reg());
+    ASSERT_TRUE(r.ok()) << joined(r);
+    EXPECT_EQ(r->ports[0].device_name(), "net_memif0");
+}
+
 TEST(config_model, defaults_for_a_minimal_config) {
     auto r = load_string("name: tiny\n", "t.yaml", reg());
     ASSERT_TRUE(r.ok()) << joined(r);
