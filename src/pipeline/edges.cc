@@ -69,9 +69,9 @@ public:
         return this;
     }
     std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept override {
-        return push_with_policy(
-            [this](rte_mbuf** p, std::uint16_t k) { return _q.push_burst(p, k); }, pkts, n, _wait,
-            _abort);
+        return pushed(
+            push_with_policy([this](rte_mbuf** p, std::uint16_t k) { return _q.push_burst(p, k); },
+                             pkts, n, _wait, _abort));
     }
 
 private:
@@ -92,9 +92,9 @@ public:
         producer(sub_queue& q, bool wait) : _q(q), _p(q._q.add_producer()), _wait(wait) {}
         bool valid() const noexcept { return _p.valid(); }
         std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept override {
-            return push_with_policy(
+            return _q.pushed(push_with_policy(
                 [this](rte_mbuf** p, std::uint16_t k) { return _p.push_burst(p, k); }, pkts, n,
-                _wait, _q._abort);
+                _wait, _q._abort));
         }
 
     private:
@@ -179,13 +179,13 @@ public:
     }
 
     std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept override {
-        return push_with_policy(
+        return pushed(push_with_policy(
             [this](rte_mbuf** p, std::uint16_t k) {
                 auto c = _ring.push_burst(p, k);
                 if (c < k) _ring.service();
                 return c;
             },
-            pkts, n, _bp, _abort);
+            pkts, n, _bp, _abort));
     }
     std::uint32_t service() noexcept override {
         return static_cast<std::uint32_t>(_ring.service());

@@ -21,9 +21,13 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <vector>
+
+#include <algorithm>
 
 #include "pipeline/config.hh"
 #include "pipeline/stage.hh"
+#include "sched/reactor.hh"
 
 namespace pk::pipeline {
 
@@ -57,6 +61,25 @@ public:
     /// subscribers; 0 for the other kinds.
     virtual std::uint64_t released() const noexcept { return 0; }
     virtual std::uint64_t fanout() const noexcept { return 0; }
+
+    /// Wake `r` after every push that moved packets: a consumer's reactor that sleeps
+    /// when idle (adaptive) would otherwise leave the queue full until its sleep ends.
+    /// Control thread, before the reactors run.
+    void wake_after_push(sched::reactor& r) {
+        if (std::find(_wake.begin(), _wake.end(), &r) == _wake.end()) _wake.push_back(&r);
+    }
+
+protected:
+    /// Producer side, after a push: one eventfd check per burst and sleeping reactor.
+    PK_ALWAYS_INLINE std::uint16_t pushed(std::uint16_t moved) noexcept {
+        if (PK_UNLIKELY(!_wake.empty()) && moved)
+            for (sched::reactor* r : _wake)
+                r->notify();
+        return moved;
+    }
+
+private:
+    std::vector<sched::reactor*> _wake;
 };
 
 /// How edges of a kind share queues.

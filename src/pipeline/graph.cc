@@ -110,6 +110,7 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
                                        " queue of this edge takes no more producers");
             from.connect(static_cast<unsigned>(out), route{nullptr, sink});
             if (auto* c = q.add_consumer(to, e.wait)) g->_sources[to.reactor()].push_back(c);
+            g->_hops.push_back({&q, from.reactor(), to.reactor()});
         }
         g->_edge_info.push_back(std::move(info));
     }

@@ -61,6 +61,13 @@ public:
     /// Consumer endpoints polled by reactor r.
     const std::vector<edge_source*>& sources_of(unsigned r) const noexcept { return _sources[r]; }
     const std::vector<edge_info>& edges() const noexcept { return _edge_info; }
+    /// Every queued edge as (queue, producer's reactor, consumer's reactor), for
+    /// wake-ups (pollers.hh).
+    struct hop {
+        edge_queue* queue;
+        unsigned from, to;
+    };
+    const std::vector<hop>& hops() const noexcept { return _hops; }
     unsigned reactors() const noexcept { return static_cast<unsigned>(_sources.size()); }
 
     /// Packets inside queues between stages right now (broadcast rings: not yet
@@ -95,6 +102,7 @@ private:
     std::vector<unsigned> _queue_reactor; ///< where each queue's service() runs
     std::vector<std::vector<edge_source*>> _sources;
     std::vector<edge_info> _edge_info;
+    std::vector<hop> _hops;
     std::atomic<bool> _abort{false};
 };
 

@@ -114,6 +114,13 @@ private:
 };
 
 pollers::pollers(const config& cfg, const plan& p, graph& g, sched::reactor_group& rg) {
+    // A consumer that sleeps when idle (adaptive) is woken by its producers, unless both
+    // share a CPU: there the wake-up would preempt the producer for every burst, and
+    // the consumer gets the CPU when the producer's time slice ends anyway.
+    for (auto h : g.hops())
+        if (rg[h.to].config().idle == sched::idle_policy::adaptive &&
+            p.reactors[h.to].cpu != p.reactors[h.from].cpu)
+            h.queue->wake_after_push(rg[h.to]);
     for (unsigned r = 0; r < rg.size(); ++r) {
         std::vector<stage*> mine;
         for (std::size_t i = 0; i < g.stages().size(); ++i) {

@@ -2,7 +2,8 @@
 //
 // Per reactor: port_rx-like stages (role rx_source) become NET sources; other sources
 // and every edge consumer become tasks in their stage's priority bucket; config timers
-// become tasks woken by the reactor's interval timers; one housekeeping task (lowest
+// become tasks woken by the reactor's interval timers; queues into an adaptive reactor
+// on another CPU wake it when they fill; one housekeeping task (lowest
 // bucket, once a round) runs TX deadlines, broadcast-ring release and, on request, the
 // drain step of a graceful stop on the reactor's own thread.
 //
