@@ -5,13 +5,19 @@
 namespace pk::pipeline::latency {
 
 int field_offset = -1;
+std::uint64_t stamped_flag = 0;
 
-int register_field() noexcept {
-    if (field_offset >= 0) return field_offset;
-    static const rte_mbuf_dynfield desc = {"pktkernel_rx_tsc", sizeof(std::uint64_t),
-                                           alignof(std::uint64_t), 0};
-    field_offset = rte_mbuf_dynfield_register(&desc);
-    return field_offset;
+bool register_field() noexcept {
+    if (field_offset >= 0) return true;
+    static const rte_mbuf_dynfield field = {"pktkernel_rx_tsc", sizeof(std::uint64_t),
+                                            alignof(std::uint64_t), 0};
+    static const rte_mbuf_dynflag flag = {"pktkernel_rx_tsc_valid", 0};
+    const int bit = rte_mbuf_dynflag_register(&flag);
+    const int off = rte_mbuf_dynfield_register(&field);
+    if (bit < 0 || off < 0) return false;
+    stamped_flag = 1ull << bit;
+    field_offset = off; // last: stamp() and observe() test it first
+    return true;
 }
 
 std::uint64_t histogram::count() const noexcept {

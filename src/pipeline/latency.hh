@@ -1,13 +1,15 @@
-// RX→TX latency: each packet carries the TSC of its arrival (a 64-bit mbuf dynamic
-// field written by port_rx, or by a generator when it makes the packet); port_tx
-// observes now − stamp when it hands the packet to its TX buffer, into a fixed
-// log-scale histogram: 4 sub-buckets per power of two of TSC cycles (each at most 25%
-// of its lower bound wide), one per stage, single writer (its reactor), read by the
-// exporter (`pktkernel_latency_seconds`) and --stats-json (p50/p99/p99.9).
+// RX→TX latency, sampled: the first packet of every RX burst (or of every burst a
+// generator makes) carries the TSC of its arrival in a 64-bit mbuf dynamic field, marked
+// by a dynamic ol_flags bit; port_tx observes now − stamp for the marked packets when it
+// hands them to its TX buffer, into a fixed log-scale histogram: 4 sub-buckets per
+// power of two of TSC cycles (each at most 25% of its lower bound wide), one per stage,
+// single writer (its reactor), read by the exporter (`pktkernel_latency_seconds`) and
+// --stats-json (p50/p99/p99.9). Packets of one burst arrive together, so one sample a
+// burst describes them; stamping every packet would write each mbuf's second cache line.
 //
-// Cost on the hot path: one TSC read per burst at each end, one 8-byte store per packet
-// at RX and, at TX, a load, a subtraction, a count-leading-zeros and one counter add
-// per packet. No atomics beyond the relaxed single-writer counters.
+// Cost on the hot path: one TSC read and one store per burst at RX; at TX one TSC read
+// per burst and a test of ol_flags (first cache line, read anyway) per packet. No
+// atomics beyond the relaxed single-writer counters.
 //
 // Threads: register_field() on the control thread after EAL (stages call it from
 // start()); stamp/observe on the owning reactor; reads from any thread.
@@ -25,17 +27,18 @@
 
 namespace pk::pipeline::latency {
 
-/// The dynamic field's offset (registered once per process); -1 if DPDK refused.
-int register_field() noexcept;
-/// The offset register_field() got; -1 before (or when it failed): stamps are skipped.
+/// Registers the dynamic field and flag (once per process); false if DPDK refused.
+bool register_field() noexcept;
+/// What register_field() got; field_offset -1 before (or when it failed): no stamps.
 extern int field_offset;
+extern std::uint64_t stamped_flag;
 
-/// Writes `now` into every packet's stamp field.
+/// Stamps the burst's first packet with `now` (its arrival: the burst's).
 PK_ALWAYS_INLINE void stamp(rte_mbuf** pkts, std::uint16_t n, std::uint64_t now) noexcept {
     const int off = field_offset;
-    if (PK_UNLIKELY(off < 0)) return;
-    for (std::uint16_t i = 0; i < n; ++i)
-        *RTE_MBUF_DYNFIELD(pkts[i], off, std::uint64_t*) = now;
+    if (PK_UNLIKELY(off < 0) || n == 0) return;
+    *RTE_MBUF_DYNFIELD(pkts[0], off, std::uint64_t*) = now;
+    pkts[0]->ol_flags |= stamped_flag;
 }
 
 class histogram {
@@ -59,22 +62,24 @@ public:
         return (std::uint64_t{per_octave} + sub + 1) << octave;
     }
 
-    /// Owner reactor: every stamped packet of the burst, at time `now`.
+    /// Owner reactor: the stamped packets of the burst, at time `now`.
     PK_ALWAYS_INLINE void observe(rte_mbuf* const* pkts, std::uint16_t n,
                                   std::uint64_t now) noexcept {
         const int off = field_offset;
         if (PK_UNLIKELY(off < 0)) return;
         std::uint64_t sum = 0;
         for (std::uint16_t i = 0; i < n; ++i) {
+            if (!(pkts[i]->ol_flags & stamped_flag)) continue;
             const std::uint64_t t = *RTE_MBUF_DYNFIELD(pkts[i], off, const std::uint64_t*);
             const std::uint64_t d = now > t ? now - t : 0;
             _counts[bucket_of(d)].add(1);
             sum += d;
         }
-        _sum.add(sum);
+        if (sum) _sum.add(sum);
     }
 
     // ---- any thread ----------------------------------------------------------------
+    /// Samples observed (one per RX burst that reached this stage).
     std::uint64_t count() const noexcept;
     std::uint64_t sum_cycles() const noexcept { return _sum.load(); }
     /// The q-quantile (0 < q < 1) in nanoseconds, interpolated inside its bucket; 0

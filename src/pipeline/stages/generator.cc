@@ -82,7 +82,7 @@ public:
         auto mp = owner()->mempool(static_cast<int>(rte_socket_id()), _mbufs);
         if (!mp) return mp.err();
         _pool = *mp;
-        latency::register_field();
+        (void)latency::register_field();
         _last = tsc::now();
         _per_cycle = _rate / static_cast<double>(tsc::hz());
         _depth = std::max(static_cast<double>(_burst), _rate / 1000.0);

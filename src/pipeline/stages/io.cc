@@ -28,7 +28,7 @@ public:
                                   " RX queues; queue " + std::to_string(_queue) +
                                   " does not exist");
         _rxq = p->rxq(_queue);
-        latency::register_field();
+        (void)latency::register_field();
         return {};
     }
 
@@ -79,7 +79,7 @@ public:
                                   " TX queues; queue " + std::to_string(_queue) +
                                   " does not exist");
         _tx = std::make_unique<net::tx_buffer>(p->id(), _queue, _burst, tsc::from_us(_drain_us));
-        latency::register_field();
+        (void)latency::register_field();
         return {};
     }
 
