@@ -1,7 +1,5 @@
 #include "pipeline/graph.hh"
 
-#include <algorithm>
-
 #include "base/compiler.hh"
 #include "base/log.hh"
 #include "net/port.hh"

@@ -210,7 +210,10 @@ void planner::graph(unsigned reactors) {
         const stage_schema* s = schema(static_cast<unsigned>(i));
         if (!s) fail(_cfg.stages[i].type.at, "unknown stage type '" + *_cfg.stages[i].type + "'");
         _p.stage_roles.push_back(s ? s->roles : role_set{});
-        if (_p.stage_reactor[i] >= reactors) _p.stage_reactor[i] = 0;
+        if (_p.stage_reactor[i] >= reactors)
+            fail(_cfg.stages[i].at, "stage '" + *_cfg.stages[i].name + "' is placed on reactor " +
+                                        std::to_string(_p.stage_reactor[i]) + " of " +
+                                        std::to_string(reactors));
     }
     if (failed()) return;
     std::map<std::pair<unsigned, std::string>, unsigned> by_output;       // → queue

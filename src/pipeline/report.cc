@@ -12,10 +12,6 @@
 namespace pk::pipeline {
 namespace {
 
-std::uint64_t freed(const stage& s) noexcept {
-    return s.dropped_total();
-}
-
 std::string json_escape(const std::string& s) {
     std::string o;
     for (char c : s) {
@@ -81,7 +77,7 @@ totals sum(const graph& g) {
         auto& c = s->counters();
         (s->is(role::rx_source) ? t.received : t.generated) += c.produced.load();
         t.transmitted += c.transmitted.load();
-        (s->is(role::sink) ? t.consumed : t.dropped) += freed(*s);
+        (s->is(role::sink) ? t.consumed : t.dropped) += s->dropped_total();
     }
     t.queued = g.queued();
     t.fanout = g.fanout();
@@ -156,7 +152,7 @@ std::string stats_json(const config& cfg, const plan& p, const graph& g, sched::
             .add("in", c.in.load())
             .add("produced", c.produced.load())
             .add("transmitted", c.transmitted.load())
-            .add("consumed", s->is(role::sink) ? freed(*s) : 0)
+            .add("consumed", s->is(role::sink) ? s->dropped_total() : 0)
             .add("held", s->held())
             .add("out", outs.obj())
             .add("dropped", drops.obj());
@@ -327,7 +323,7 @@ std::string show_stages(const graph& g, const plan& p) {
         std::snprintf(line, sizeof line,
                       "%-16s %-13s %-8s %12" PRIu64 " %12" PRIu64 " %10" PRIu64 "%s %5" PRIu64 "\n",
                       s->name().c_str(), s->type().c_str(), p.reactors[s->reactor()].name.c_str(),
-                      c.in.load() + c.produced.load(), out, freed(*s),
+                      c.in.load() + c.produced.load(), out, s->dropped_total(),
                       s->is(role::sink) ? "c" : " ", s->held());
         o += line;
     }
