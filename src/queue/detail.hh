@@ -28,6 +28,13 @@ inline void require_pow2(std::size_t n, const char* what) {
                                     " is not a power of two (use 2^k, k >= 0)");
 }
 
+/// Throws std::invalid_argument (construction time only) if n > max.
+inline void require_at_most(std::size_t n, std::size_t max, const char* what) {
+    if (n > max)
+        throw std::invalid_argument(std::string(what) + ": capacity " + std::to_string(n) +
+                                    " is above " + std::to_string(max));
+}
+
 template <typename T>
 class slot_storage {
 public:

@@ -1,8 +1,13 @@
 // SUB: multi-producer / single-consumer queues, in the two forms the seed names.
 //
 // `mpsc_ring<T>` — one bounded ring; producers reserve slots with a CAS on the shared
-// head, fill them, then publish in reservation order (the DPDK MP scheme). Use it when
-// producers come and go freely and memory matters more than the last nanosecond.
+// head, fill them, and publish with relaxed tail sync (the scheme of DPDK's RTS rings):
+// head and tail each carry a position and a count of operations; a producer that has
+// written its slots bumps the tail's count, and the one that brings it level with the
+// head's count moves the tail's position to the head. No producer waits for another, so
+// a producer preempted between reserve and publish (producers sharing a core) delays
+// only the consumer's view, never the other producers. Use it when producers come and
+// go freely and memory matters more than the last nanosecond.
 //
 // `multicursor<T>` — one LINK (SPSC lane) per producer, polled by the single consumer:
 // no CAS and no shared producer line, so producers never contend. Lanes are added
@@ -23,7 +28,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -46,7 +50,9 @@ class mpsc_ring {
 public:
     using value_type = T;
 
-    /// capacity: power of two (throws std::invalid_argument otherwise).
+    /// capacity: power of two, at most 2^31 (throws std::invalid_argument otherwise).
+    /// Positions are 32-bit free-running counters; `initial_index` (mod 2^32) starts them
+    /// there (tests use it to exercise wrap-around).
     explicit mpsc_ring(std::size_t capacity, std::size_t initial_index = 0);
     mpsc_ring(const mpsc_ring&) = delete;
     mpsc_ring& operator=(const mpsc_ring&) = delete;
@@ -61,29 +67,41 @@ public:
     [[nodiscard]] std::size_t pop_burst(T* out, std::size_t n) noexcept;
 
     [[nodiscard]] std::size_t size() const noexcept {
-        const std::size_t t = _cons.tail.load(std::memory_order_acquire);
-        const std::size_t h = _prod.tail.load(std::memory_order_acquire);
-        return h - t > _capacity ? _capacity : h - t;
+        const std::uint32_t t = _cons.tail.load(std::memory_order_acquire);
+        const std::uint32_t h = pos(_prod.tail.load(std::memory_order_acquire));
+        const std::uint32_t s = h - t;
+        return s > _capacity ? _capacity : s;
     }
     [[nodiscard]] bool empty() const noexcept { return size() == 0; }
     [[nodiscard]] std::size_t capacity() const noexcept { return _capacity; }
 
 private:
+    // A position and an operation count in one word, so one CAS moves both.
+    static constexpr std::uint32_t pos(std::uint64_t v) noexcept {
+        return static_cast<std::uint32_t>(v);
+    }
+    static constexpr std::uint32_t cnt(std::uint64_t v) noexcept {
+        return static_cast<std::uint32_t>(v >> 32);
+    }
+    static constexpr std::uint64_t pack(std::uint32_t p, std::uint32_t c) noexcept {
+        return std::uint64_t{c} << 32 | p;
+    }
+
     struct alignas(destructive_interference) producer_side {
-        std::atomic<std::size_t> head{0};        ///< next slot to reserve (CAS)
-        std::atomic<std::size_t> cached_tail{0}; ///< producers' view of the consumer tail
+        std::atomic<std::uint64_t> head{0};        ///< {next slot to reserve, reservations}
+        std::atomic<std::uint32_t> cached_tail{0}; ///< producers' view of the consumer tail
     };
     struct alignas(destructive_interference) publish_side {
-        std::atomic<std::size_t> tail{0}; ///< everything below is written and visible
+        std::atomic<std::uint64_t> tail{0}; ///< {all below is written, publications}
     };
     struct alignas(destructive_interference) consumer_side {
-        std::atomic<std::size_t> tail{0}; ///< next slot to read
-        std::size_t cached_head{0};
+        std::atomic<std::uint32_t> tail{0}; ///< next slot to read
+        std::uint32_t cached_head{0};
     };
 
     alignas(destructive_interference) detail::slot_storage<T> _slots;
-    std::size_t _capacity;
-    std::size_t _mask;
+    std::uint32_t _capacity;
+    std::uint32_t _mask;
     producer_side _head;
     publish_side _prod;
     consumer_side _cons;
@@ -91,67 +109,73 @@ private:
 
 template <typename T>
 mpsc_ring<T>::mpsc_ring(std::size_t capacity, std::size_t initial_index)
-    : _slots((detail::require_pow2(capacity, "pk::queue::mpsc_ring"), capacity)),
-      _capacity(capacity), _mask(capacity - 1) {
-    _head.head.store(initial_index, std::memory_order_relaxed);
-    _head.cached_tail.store(initial_index, std::memory_order_relaxed);
-    _prod.tail.store(initial_index, std::memory_order_relaxed);
-    _cons.tail.store(initial_index, std::memory_order_relaxed);
-    _cons.cached_head = initial_index;
+    : _slots((detail::require_pow2(capacity, "pk::queue::mpsc_ring"),
+              detail::require_at_most(capacity, std::size_t{1} << 31, "pk::queue::mpsc_ring"),
+              capacity)),
+      _capacity(static_cast<std::uint32_t>(capacity)),
+      _mask(static_cast<std::uint32_t>(capacity - 1)) {
+    const auto i = static_cast<std::uint32_t>(initial_index);
+    _head.head.store(pack(i, 0), std::memory_order_relaxed);
+    _head.cached_tail.store(i, std::memory_order_relaxed);
+    _prod.tail.store(pack(i, 0), std::memory_order_relaxed);
+    _cons.tail.store(i, std::memory_order_relaxed);
+    _cons.cached_head = i;
 }
 
 template <typename T>
 std::size_t mpsc_ring<T>::push_burst(const T* items, std::size_t n) noexcept {
-    std::size_t h = _head.head.load(std::memory_order_relaxed);
-    std::size_t k;
+    // Reserve: move head.pos by k and count one more operation.
+    std::uint64_t oh = _head.head.load(std::memory_order_acquire);
+    std::uint32_t k;
     for (;;) {
+        const std::uint32_t h = pos(oh);
         // acquire/release on cached_tail carries the consumer's "slot is read" (its
         // release of tail, acquired by whichever producer refreshed the cache) to us.
-        std::size_t used = h - _head.cached_tail.load(std::memory_order_acquire);
+        std::uint32_t used = h - _head.cached_tail.load(std::memory_order_acquire);
         if (used > _capacity || _capacity - used < n) {
-            const std::size_t t = _cons.tail.load(std::memory_order_acquire);
+            const std::uint32_t t = _cons.tail.load(std::memory_order_acquire);
             _head.cached_tail.store(t, std::memory_order_release);
             used = h - t;
         }
-        if (PK_UNLIKELY(used > _capacity)) { // our h is older than the tail we read
-            h = _head.head.load(std::memory_order_relaxed);
+        if (PK_UNLIKELY(used > _capacity)) { // our head is older than the tail we read
+            oh = _head.head.load(std::memory_order_acquire);
             continue;
         }
-        const std::size_t free = _capacity - used;
-        k = n < free ? n : free;
+        const std::uint32_t free = _capacity - used;
+        k = n < free ? static_cast<std::uint32_t>(n) : free;
         if (k == 0) return 0;
-        if (_head.head.compare_exchange_weak(h, h + k, std::memory_order_relaxed,
-                                             std::memory_order_relaxed))
+        if (_head.head.compare_exchange_weak(oh, pack(h + k, cnt(oh) + 1),
+                                             std::memory_order_acquire,
+                                             std::memory_order_acquire))
             break;
     }
-    detail::copy_in(_slots.data(), _capacity, h & _mask, items, k);
-    // Publish in reservation order: wait for earlier reservations to be published.
-    // If the earlier producer was preempted (producers sharing a core), yield to it.
-    unsigned spins = 0;
-    // acquire: the earlier producer's slot writes must happen-before our release below,
-    // which is what the consumer acquires (a plain store does not extend its release).
-    while (_prod.tail.load(std::memory_order_acquire) != h) {
-        if (++spins < 64)
-            cpu_relax();
-        else
-            std::this_thread::yield();
-    }
-    _prod.tail.store(h + k, std::memory_order_release);
+    detail::copy_in(_slots.data(), _capacity, pos(oh) & _mask, items, k);
+    // Publish: count this operation done; the one that completes every reservation made
+    // so far moves tail.pos up to the head it saw. The CASes on tail form one release
+    // sequence, so the consumer's acquire of tail sees every finished producer's slots.
+    std::uint64_t ot = _prod.tail.load(std::memory_order_acquire);
+    std::uint64_t nt;
+    do {
+        const std::uint64_t h = _head.head.load(std::memory_order_acquire);
+        const std::uint32_t c = cnt(ot) + 1;
+        nt = pack(c == cnt(h) ? pos(h) : pos(ot), c);
+    } while (!_prod.tail.compare_exchange_weak(ot, nt, std::memory_order_release,
+                                               std::memory_order_acquire));
     return k;
 }
 
 template <typename T>
 std::size_t mpsc_ring<T>::pop_burst(T* out, std::size_t n) noexcept {
-    const std::size_t t = _cons.tail.load(std::memory_order_relaxed);
-    std::size_t avail = _cons.cached_head - t;
+    const std::uint32_t t = _cons.tail.load(std::memory_order_relaxed);
+    std::uint32_t avail = _cons.cached_head - t;
     if (avail < n) {
-        _cons.cached_head = _prod.tail.load(std::memory_order_acquire);
+        _cons.cached_head = pos(_prod.tail.load(std::memory_order_acquire));
         avail = _cons.cached_head - t;
     }
     if (n > avail) n = avail;
     if (n == 0) return 0;
     detail::move_out(_slots.data(), _capacity, t & _mask, out, n);
-    _cons.tail.store(t + n, std::memory_order_release);
+    _cons.tail.store(t + static_cast<std::uint32_t>(n), std::memory_order_release);
     return n;
 }
 
