@@ -28,6 +28,10 @@ sched::reactor_config to_sched(const reactor_config& rc) {
         c.discipline.polls[b] = (*rc.polls)[b];
     c.discipline.bucket_count = priority_buckets;
     c.idle = *rc.idle;
+    // A pipeline poller's work is the packets it moved: an empty poll means an empty
+    // queue, and polling it again in the same round only burns cycles. `polls` is the
+    // most a busy poller gets per round (NET sources already stop at an empty burst).
+    c.stop_on_idle = true;
     return c;
 }
 

@@ -1,5 +1,6 @@
 #include "pipeline/pollers.hh"
 
+#include <array>
 #include <atomic>
 #include <thread>
 
@@ -25,17 +26,34 @@ private:
     stage& _s;
 };
 
-/// A source stage (generator) or an edge consumer as a task in a priority bucket.
-class poll_task final : public sched::task {
+/// A source stage (generator) as a task in its priority bucket.
+class source_task final : public sched::task {
 public:
-    poll_task(stage* s, edge_source* e) : _s(s), _e(e) {}
+    explicit source_task(stage& s) : _s(s) {}
     sched::poll_result poll(sched::reactor&) noexcept override {
-        return sched::poll_result::ran(_e ? _e->poll() : _s->poll());
+        return sched::poll_result::ran(_s.poll());
     }
 
 private:
-    stage* _s;
-    edge_source* _e;
+    stage& _s;
+};
+
+/// The edge consumers of one priority bucket of a reactor as one task: a poll is one
+/// pass that pops up to a burst from each edge. One task instead of one per edge keeps
+/// an idle round short (an empty edge costs a pop, not a task's turn); the bucket's
+/// weight still applies, as repeated passes while any edge has packets.
+class edge_task final : public sched::task {
+public:
+    void add(edge_source* e) { _edges.push_back(e); }
+    sched::poll_result poll(sched::reactor&) noexcept override {
+        std::uint32_t w = 0;
+        for (edge_source* e : _edges)
+            w += e->poll();
+        return sched::poll_result::ran(w);
+    }
+
+private:
+    std::vector<edge_source*> _edges;
 };
 
 } // namespace
@@ -44,12 +62,17 @@ private:
 class pollers::housekeeping final : public sched::task {
 public:
     housekeeping(graph& g, unsigned r, std::vector<stage*> stages)
-        : _g(g), _r(r), _stages(std::move(stages)) {}
+        : _g(g), _r(r), _stages(std::move(stages)) {
+        for (auto* s : _stages)
+            if (s->ticks()) _tickers.push_back(s);
+    }
     sched::poll_result poll(sched::reactor&) noexcept override {
         std::uint32_t w = _g.service(_r);
-        std::uint64_t now = tsc::now();
-        for (auto* s : _stages)
-            w += s->tick(now);
+        if (!_tickers.empty()) {
+            const std::uint64_t now = tsc::now();
+            for (auto* s : _tickers)
+                w += s->tick(now);
+        }
         if (PK_UNLIKELY(_drain_requested.load(std::memory_order_acquire)) &&
             !_drained.load(std::memory_order_relaxed)) {
             for (auto* s : _stages)
@@ -66,6 +89,7 @@ private:
     graph& _g;
     unsigned _r;
     std::vector<stage*> _stages;
+    std::vector<stage*> _tickers; ///< the stages whose tick() does something
     std::atomic<bool> _drain_requested{false}, _drained{false};
 };
 
@@ -134,15 +158,21 @@ pollers::pollers(const config& cfg, const plan& p, graph& g, sched::reactor_grou
                 rg[r].add_net(*src);
                 _net.push_back(std::move(src));
             } else if (s->is(role::source)) {
-                _tasks.push_back(std::make_unique<poll_task>(s, nullptr));
+                _tasks.push_back(std::make_unique<source_task>(*s));
                 rg[r].spawn(*_tasks.back(), {.bucket = bucket});
             }
         }
+        std::array<std::unique_ptr<edge_task>, priority_buckets> edges;
         for (auto* e : g.sources_of(r)) {
-            auto& sc = *cfg.find_stage(e->target().name());
-            _tasks.push_back(std::make_unique<poll_task>(nullptr, e));
-            rg[r].spawn(*_tasks.back(), {.bucket = static_cast<std::uint8_t>(*sc.priority)});
+            const auto bucket = static_cast<std::uint8_t>(*cfg.find_stage(e->target().name())->priority);
+            if (!edges[bucket]) edges[bucket] = std::make_unique<edge_task>();
+            edges[bucket]->add(e);
         }
+        for (unsigned b = 0; b < priority_buckets; ++b)
+            if (edges[b]) {
+                rg[r].spawn(*edges[b], {.bucket = static_cast<std::uint8_t>(b)});
+                _tasks.push_back(std::move(edges[b]));
+            }
         for (auto& t : p.timers)
             if (t.reactor == r) {
                 _tasks.push_back(std::make_unique<timer_task>(g, r, t, mine));

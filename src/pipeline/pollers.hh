@@ -1,9 +1,10 @@
 // Pollers: a built graph placed on its reactors.
 //
 // Per reactor: port_rx-like stages (role rx_source) become NET sources; other sources
-// and every edge consumer become tasks in their stage's priority bucket; config timers
-// become tasks woken by the reactor's interval timers; queues into an adaptive reactor
-// on another CPU wake it when they fill; one housekeeping task (lowest
+// become tasks in their stage's priority bucket, and the edge consumers one task per
+// bucket (a pass over its edges); config timers become tasks woken by the reactor's
+// interval timers; queues into an adaptive reactor on another CPU wake it when they
+// fill; one housekeeping task (lowest
 // bucket, once a round) runs TX deadlines, broadcast-ring release and, on request, the
 // drain step of a graceful stop on the reactor's own thread.
 //

@@ -131,10 +131,14 @@ public:
     /// Sources: produce at most one burst and pass it on. Returns packets produced.
     virtual std::uint32_t poll() noexcept { return 0; }
     /// Every round: time-driven work (TX drain deadlines, rate refill). Returns work.
+    /// Called only for stages whose ticks() is true.
     virtual std::uint32_t tick(std::uint64_t now) noexcept {
         (void)now;
         return 0;
     }
+    /// Whether tick() does anything (control thread): the housekeeping task calls only
+    /// these stages each round.
+    virtual bool ticks() const noexcept { return false; }
     /// Graceful stop: flush or drop (counted) everything the stage holds.
     virtual void drain() noexcept {}
     /// Packets held inside the stage right now (TX buffers, reorder buffers).

@@ -83,6 +83,7 @@ public:
         return {};
     }
 
+    bool ticks() const noexcept override { return true; }
     std::uint32_t tick(std::uint64_t now) noexcept override {
         if (!_tx->flush_if_due(now)) return 0;
         sync();
