@@ -144,8 +144,10 @@ public:
             for (std::uint16_t i = 0; i < n; ++i) {
                 b[i] = s[i];
                 // Always atomic: rte_mbuf_refcnt_update() takes a non-atomic fast path when
-                // it reads 1, which races with the other subscribers adding theirs.
-                __rte_mbuf_refcnt_update(b[i], 1);
+                // it reads 1, which races with the other subscribers adding theirs. Every
+                // segment: a free drops one reference of each.
+                for (rte_mbuf* m = b[i]; m; m = m->next)
+                    __rte_mbuf_refcnt_update(m, 1);
             }
             _sub.release(n);
             _delivered.add(n);
