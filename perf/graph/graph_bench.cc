@@ -57,13 +57,9 @@
 #include <rte_mbuf.h>
 #include <rte_memcpy.h>
 
+#include "../common/pipeline_fixture.hh"
 #include "base/clock.hh"
-#include "pipeline/graph.hh"
-#include "pipeline/plan.hh"
-#include "pipeline/pollers.hh"
-#include "pipeline/registry.hh"
 #include "pipeline/stage.hh"
-#include "sched/group.hh"
 
 namespace {
 
@@ -275,23 +271,12 @@ void graph_chain4_pktkernel(benchmark::State& st) {
 
     // As app/lifecycle.cc runs a pipeline, with plan_graph() (one reactor, no lcores or
     // CPUs to plan) in place of make_plan().
-    const pp::registry& reg = pp::registry::global();
-    auto loaded = pp::load_string(chain4_yaml, "graph_chain4.yaml", reg.validation());
-    if (!loaded) return st.SkipWithError(pp::format(loaded.diagnostics()).c_str());
-    const pp::config cfg = std::move(loaded).value();
-    auto plan = pp::plan_graph(cfg, reg, {}, 1);
-    if (!plan) return st.SkipWithError(plan.err().message.c_str());
-    auto built = pp::graph::build(cfg, reg, *plan);
-    if (!built) return st.SkipWithError(built.err().message.c_str());
-    std::unique_ptr<pp::graph> g = std::move(*built);
+    pk::bench::pipeline_fixture f(chain4_yaml, "graph_chain4.yaml", 1);
+    if (!f.ok()) return st.SkipWithError(f.error().c_str());
+    pp::graph* g = &f.graph();
     for (auto& e : g->edges())
         if (!e.direct) return st.SkipWithError("an edge is not a direct route");
-    std::vector<pk::sched::reactor_config> rcfg;
-    for (auto& r : plan->reactors)
-        rcfg.push_back(r.cfg);
-    pk::sched::reactor_group rg(rcfg);
-    pp::pollers pl(cfg, *plan, *g, rg);
-    pk::sched::reactor& r = rg[0];
+    pk::sched::reactor& r = f.reactor(0);
     pp::stage* rx = g->find_stage("rx");
     const pp::stage* sink = g->find_stage("sink");
     auto sunk = [sink] { return sink->counters().in.load(); };
@@ -316,11 +301,6 @@ void graph_chain4_pktkernel(benchmark::State& st) {
         st.SkipWithError("packets did not pass through all 4 stages");
     report(st, pt, c1 - c0, sunk() - p0);
     st.counters["pkts_per_round"] = static_cast<double>(per_round);
-
-    rx->quiesce();
-    r.request_stop();
-    while (r.run_once()) {
-    }
 }
 BENCHMARK(graph_chain4_pktkernel)
     ->Name("graph_chain4/pktkernel")

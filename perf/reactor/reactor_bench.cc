@@ -28,11 +28,7 @@
 #include <rte_timer.h>
 
 #include "base/clock.hh"
-#include "pipeline/config.hh"
-#include "pipeline/graph.hh"
-#include "pipeline/plan.hh"
-#include "pipeline/pollers.hh"
-#include "pipeline/registry.hh"
+#include "../common/pipeline_fixture.hh"
 #include "sched/dpdk_launch.hh"
 #include "sched/sched.hh"
 
@@ -134,51 +130,22 @@ edges:
 )";
 
 void reactor_idle_round(benchmark::State& st) {
-    namespace pp = pk::pipeline;
-    auto cfg = pp::load_string(idle_yaml, "idle-round.yaml", pp::registry::global().validation());
-    if (!cfg) {
-        st.SkipWithError(cfg.err().message.c_str());
+    pk::bench::pipeline_fixture f(idle_yaml, "idle-round.yaml");
+    if (!f.ok()) {
+        st.SkipWithError(f.error().c_str());
         return;
     }
-    auto plan = pp::make_plan(*cfg, pp::registry::global());
-    if (!plan) {
-        st.SkipWithError(plan.err().message.c_str());
-        return;
+    reactor& w = f.reactor(1);
+    for (int i = 0; i < 10000; ++i)
+        w.run_once();
+    const std::uint64_t r0 = w.counters().rounds.load();
+    batch_timer bt;
+    for (auto _ : st) {
+        w.run_once();
+        bt.tick();
     }
-    auto built = pp::graph::build(*cfg, pp::registry::global(), *plan);
-    if (!built) {
-        st.SkipWithError(built.err().message.c_str());
-        return;
-    }
-    std::unique_ptr<pp::graph> g = std::move(*built);
-    std::vector<reactor_config> rcfg;
-    for (auto& r : plan->reactors)
-        rcfg.push_back(r.cfg);
-    {
-        reactor_group rg(rcfg);
-        pp::pollers pl(*cfg, *plan, *g, rg);
-        if (auto s = g->start_ports(); !s) {
-            st.SkipWithError(s.err().message.c_str());
-            return;
-        }
-        reactor& w = rg[1];
-        for (int i = 0; i < 10000; ++i)
-            w.run_once();
-        const std::uint64_t r0 = w.counters().rounds.load();
-        batch_timer bt;
-        for (auto _ : st) {
-            w.run_once();
-            bt.tick();
-        }
-        st.counters["cycles"] = bt.median_per_item(batch);
-        st.SetItemsProcessed(static_cast<std::int64_t>(w.counters().rounds.load() - r0));
-        rg.request_stop();
-        for (bool a = true, b = true; a || b;) { // the stop handshake needs both
-            if (a) a = rg[0].run_once();
-            if (b) b = w.run_once();
-        }
-    }
-    (void)g->stop_ports();
+    st.counters["cycles"] = bt.median_per_item(batch);
+    st.SetItemsProcessed(static_cast<std::int64_t>(w.counters().rounds.load() - r0));
 }
 BENCHMARK(reactor_idle_round)->Name("reactor_idle_round/pktkernel");
 

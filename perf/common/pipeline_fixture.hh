@@ -1,0 +1,87 @@
+// A pipeline built in a benchmark the way app/lifecycle.cc runs one: YAML → config →
+// plan → graph → reactor group → pollers, and ports started. Nothing is launched: the
+// benchmark thread drives the reactors with run_once().
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipeline/config.hh"
+#include "pipeline/graph.hh"
+#include "pipeline/plan.hh"
+#include "pipeline/pollers.hh"
+#include "pipeline/registry.hh"
+#include "sched/group.hh"
+
+namespace pk::bench {
+
+class pipeline_fixture {
+public:
+    /// Builds `yaml`; `reactors` > 0 plans that many reactors with plan_graph() (no lcores
+    /// or CPUs to plan), 0 uses make_plan() (the reactors: section). On failure error()
+    /// says why and nothing else may be used.
+    pipeline_fixture(const char* yaml, const char* file, unsigned reactors = 0) {
+        const pipeline::registry& reg = pipeline::registry::global();
+        auto loaded = pipeline::load_string(yaml, file, reg.validation());
+        if (!loaded) {
+            _error = pipeline::format(loaded.diagnostics());
+            return;
+        }
+        _cfg = std::move(loaded).value();
+        auto p = reactors ? pipeline::plan_graph(*_cfg, reg, {}, reactors)
+                          : pipeline::make_plan(*_cfg, reg);
+        if (!p) {
+            _error = p.err().message;
+            return;
+        }
+        _plan = std::move(*p);
+        auto built = pipeline::graph::build(*_cfg, reg, *_plan);
+        if (!built) {
+            _error = built.err().message;
+            return;
+        }
+        _graph = std::move(*built);
+        std::vector<sched::reactor_config> rcfg;
+        for (auto& r : _plan->reactors)
+            rcfg.push_back(r.cfg);
+        _rg = std::make_unique<sched::reactor_group>(rcfg);
+        _pollers = std::make_unique<pipeline::pollers>(*_cfg, *_plan, *_graph, *_rg);
+        if (auto s = _graph->start_ports(); !s) _error = s.err().message;
+    }
+    ~pipeline_fixture() {
+        if (!_rg) return;
+        // Graceful stop with every reactor stepped on this thread (the handshake needs
+        // all of them), then the ports.
+        for (auto& s : _graph->stages())
+            s->quiesce();
+        _rg->request_stop();
+        for (bool any = true; any;) {
+            any = false;
+            for (unsigned i = 0; i < _rg->size(); ++i)
+                any = (*_rg)[i].run_once() || any;
+        }
+        _pollers.reset();
+        _rg.reset();
+        (void)_graph->stop_ports();
+    }
+    pipeline_fixture(const pipeline_fixture&) = delete;
+    pipeline_fixture& operator=(const pipeline_fixture&) = delete;
+
+    bool ok() const noexcept { return _error.empty(); }
+    const std::string& error() const noexcept { return _error; }
+    pipeline::graph& graph() noexcept { return *_graph; }
+    const pipeline::plan& plan() const noexcept { return *_plan; }
+    sched::reactor& reactor(unsigned i) noexcept { return (*_rg)[i]; }
+
+private:
+    std::string _error;
+    std::optional<pipeline::config> _cfg;
+    std::optional<pipeline::plan> _plan;
+    std::unique_ptr<pipeline::graph> _graph;
+    std::unique_ptr<sched::reactor_group> _rg;
+    std::unique_ptr<pipeline::pollers> _pollers;
+};
+
+} // namespace pk::bench
