@@ -18,6 +18,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "base/cacheline.hh"
+
 namespace pk::sched {
 
 class reactor;
@@ -62,7 +64,7 @@ struct spawn_options {
     bool start_waiting = false;            ///< spawn asleep (e.g. a timer-driven task)
 };
 
-class task {
+class alignas(destructive_interference) task {
 public:
     task() noexcept = default;
     virtual ~task() = default;

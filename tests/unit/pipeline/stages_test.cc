@@ -1642,10 +1642,13 @@ TEST(Latency, BucketsCoverEveryValueOnceAndQuantilesLandInTheirBucket) {
         const unsigned b = histogram::bucket_of(d);
         if (b == histogram::buckets - 1) continue; // the overflow bucket
         ASSERT_LT(d, histogram::upper_of(b)) << d;
-        if (b) ASSERT_GE(d, histogram::upper_of(b - 1)) << d;
-        if (b >= histogram::per_octave) // ~19% wide at most
+        if (b) {
+            ASSERT_GE(d, histogram::upper_of(b - 1)) << d;
+        }
+        if (b >= histogram::per_octave) { // ~19% wide at most
             ASSERT_LE(histogram::upper_of(b) - histogram::upper_of(b - 1),
                       histogram::upper_of(b - 1) / 4 + 1);
+        }
     }
     ASSERT_TRUE(latency::register_field());
     std::vector<rte_mbuf*> m;
