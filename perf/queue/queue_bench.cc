@@ -235,8 +235,7 @@ void mpsc_rte_ring_lanes(benchmark::State& state) {
 void mpsc_cas(benchmark::State& state) {
     pq::mpsc_ring<void*> q(mpsc_slots);
     mpsc_run(
-        state,
-        [&](int) { return [&q](void** it, std::size_t n) { return q.push_burst(it, n); }; },
+        state, [&](int) { return [&q](void** it, std::size_t n) { return q.push_burst(it, n); }; },
         [&](void** b, std::size_t n) { return q.pop_burst(b, n); });
 }
 
@@ -406,8 +405,8 @@ void broadcast_rte(benchmark::State& state, bool clone) {
                     }
                     unsigned done = 0;
                     while (done < bc_burst && !s.load(std::memory_order_relaxed))
-                        done += rte_ring_sp_enqueue_burst(r, items + done, bc_burst - done,
-                                                          nullptr);
+                        done +=
+                            rte_ring_sp_enqueue_burst(r, items + done, bc_burst - done, nullptr);
                     if (done < bc_burst)
                         rte_pktmbuf_free_bulk(reinterpret_cast<rte_mbuf**>(items) + done,
                                               bc_burst - done);

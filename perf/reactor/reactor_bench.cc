@@ -27,8 +27,8 @@
 #include <rte_ring.h>
 #include <rte_timer.h>
 
-#include "base/clock.hh"
 #include "../common/pipeline_fixture.hh"
+#include "base/clock.hh"
 #include "sched/dpdk_launch.hh"
 #include "sched/sched.hh"
 

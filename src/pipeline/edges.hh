@@ -16,14 +16,13 @@
 // reactor; queued() and the counters may be read from any thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
-
-#include <algorithm>
 
 #include "pipeline/config.hh"
 #include "pipeline/stage.hh"

@@ -164,7 +164,8 @@ pollers::pollers(const config& cfg, const plan& p, graph& g, sched::reactor_grou
         }
         std::array<std::unique_ptr<edge_task>, priority_buckets> edges;
         for (auto* e : g.sources_of(r)) {
-            const auto bucket = static_cast<std::uint8_t>(*cfg.find_stage(e->target().name())->priority);
+            const auto bucket =
+                static_cast<std::uint8_t>(*cfg.find_stage(e->target().name())->priority);
             if (!edges[bucket]) edges[bucket] = std::make_unique<edge_task>();
             edges[bucket]->add(e);
         }

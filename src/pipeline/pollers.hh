@@ -4,9 +4,9 @@
 // become tasks in their stage's priority bucket, and the edge consumers one task per
 // bucket (a pass over its edges); config timers become tasks woken by the reactor's
 // interval timers; queues into an adaptive reactor on another CPU wake it when they
-// fill; one housekeeping task (lowest
-// bucket, once a round) runs TX deadlines, broadcast-ring release and, on request, the
-// drain step of a graceful stop on the reactor's own thread.
+// fill; one housekeeping task (lowest bucket, once a round) runs the TX deadlines of
+// the stages that tick, broadcast-ring release and, on request, the drain step of a
+// graceful stop on the reactor's own thread.
 //
 // Threads: attach() and the stop steps on the control thread, before the reactors
 // launch and while they run; the pollers themselves on their reactors.

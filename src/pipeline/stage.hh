@@ -131,7 +131,8 @@ public:
     /// Sources: produce at most one burst and pass it on. Returns packets produced.
     virtual std::uint32_t poll() noexcept { return 0; }
     /// Every round: time-driven work (TX drain deadlines, rate refill). Returns work.
-    /// Called only for stages whose ticks() is true.
+    /// Called only for stages whose ticks() is true: a stage that overrides tick()
+    /// overrides ticks() too.
     virtual std::uint32_t tick(std::uint64_t now) noexcept {
         (void)now;
         return 0;

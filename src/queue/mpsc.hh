@@ -145,8 +145,7 @@ std::size_t mpsc_ring<T>::push_burst(const T* items, std::size_t n) noexcept {
         k = n < free ? static_cast<std::uint32_t>(n) : free;
         if (k == 0) return 0;
         if (_head.head.compare_exchange_weak(oh, pack(h + k, cnt(oh) + 1),
-                                             std::memory_order_acquire,
-                                             std::memory_order_acquire))
+                                             std::memory_order_acquire, std::memory_order_acquire))
             break;
     }
     detail::copy_in(_slots.data(), _capacity, pos(oh) & _mask, items, k);
