@@ -60,11 +60,9 @@ reactor::reactor(reactor_group& g, unsigned index, unsigned count, const reactor
     _last_tsc = tsc::now();
     _now = clock_now(_last_tsc);
     _timers = std::make_unique<timer_state>(timer::timers::config{{max, tick, _now}, 64});
-    _out_seq.assign(count, 0);
-    _in_seq.assign(count, 0);
-    _backlog.resize(count);
-    for (auto& b : _backlog)
-        b.reserve(cfg.backlog_reserve);
+    _lanes.resize(count);
+    for (auto& l : _lanes)
+        l.backlog.reserve(cfg.backlog_reserve);
 }
 
 reactor::~reactor() {
@@ -96,9 +94,11 @@ std::uint64_t reactor::poll_sources(const std::vector<S*>& sources, std::uint32_
 
 void reactor::connect(std::vector<queue::link<message>*> in, std::vector<queue::link<message>*> out,
                       std::vector<reactor*> peers) {
-    _in = std::move(in);
-    _out = std::move(out);
-    _peers = std::move(peers);
+    for (unsigned p = 0; p < _count; ++p) {
+        _lanes[p].in = in[p];
+        _lanes[p].out = out[p];
+        _lanes[p].peer = peers[p];
+    }
 }
 
 // ---- the round --------------------------------------------------------------------------------
@@ -185,15 +185,16 @@ std::uint64_t reactor::poll_mq() noexcept {
     if (PK_UNLIKELY(_backlog_total != 0)) flush_backlog();
     std::uint64_t work = 0;
     for (unsigned p = 0; p < _count; ++p) {
-        queue::link<message>& l = *_in[p];
+        peer_lane& lane = _lanes[p];
+        queue::link<message>& l = *lane.in;
         const std::span<message> got = l.peek(_cfg.mq_burst);
         if (got.empty()) continue;
         for (const message& m : got) {
-            if (PK_UNLIKELY(m.seq != _in_seq[p])) {
+            if (PK_UNLIKELY(m.seq != lane.in_seq)) {
                 PK_ERROR("sched", "reactor %u: message from %u out of order (seq %u, expected %u)",
-                         _index, p, m.seq, _in_seq[p]);
+                         _index, p, m.seq, lane.in_seq);
             }
-            _in_seq[p] = m.seq + 1;
+            lane.in_seq = m.seq + 1;
             dispatch(m);
         }
         l.release(got.size());
@@ -206,16 +207,17 @@ std::uint64_t reactor::poll_mq() noexcept {
 
 bool reactor::push_link(unsigned to, message& m) noexcept {
     m.from = static_cast<std::uint16_t>(_index);
-    m.seq = _out_seq[to];
-    if (!_out[to]->try_push(m)) return false;
-    ++_out_seq[to];
+    peer_lane& lane = _lanes[to];
+    m.seq = lane.out_seq;
+    if (!lane.out->try_push(m)) return false;
+    ++lane.out_seq;
     _ctr.msgs_sent.add();
     if (to != _index) wake_peer(to);
     return true;
 }
 
 void reactor::wake_peer(unsigned to) noexcept {
-    reactor& p = *_peers[to];
+    reactor& p = *_lanes[to].peer;
     if (!p._adaptive) return;
     if (p._sleeping.fetch_add(0, std::memory_order_acq_rel) != 0) { // see notify()
         const std::uint64_t one = 1;
@@ -225,7 +227,7 @@ void reactor::wake_peer(unsigned to) noexcept {
 }
 
 bool reactor::try_send(unsigned to, message m) noexcept {
-    if (PK_UNLIKELY(_fin_sent || to >= _count || !_backlog[to].empty() || !push_link(to, m))) {
+    if (PK_UNLIKELY(_fin_sent || to >= _count || !_lanes[to].backlog.empty() || !push_link(to, m))) {
         _ctr.msgs_refused.add();
         return false;
     }
@@ -237,8 +239,8 @@ bool reactor::post(unsigned to, message m) noexcept {
         _ctr.msgs_refused.add();
         return false;
     }
-    if (PK_LIKELY(_backlog[to].empty()) && push_link(to, m)) return true;
-    _backlog[to].push_back(m); // slow path: may allocate past backlog_reserve
+    if (PK_LIKELY(_lanes[to].backlog.empty()) && push_link(to, m)) return true;
+    _lanes[to].backlog.push_back(m); // slow path: may allocate past backlog_reserve
     ++_backlog_total;
     _ctr.msgs_backlogged.add();
     return true;
@@ -246,7 +248,7 @@ bool reactor::post(unsigned to, message m) noexcept {
 
 void reactor::flush_backlog() noexcept {
     for (unsigned p = 0; p < _count; ++p) {
-        auto& b = _backlog[p];
+        auto& b = _lanes[p].backlog;
         if (b.empty()) continue;
         std::size_t i = 0;
         while (i < b.size() && push_link(p, b[i]))
@@ -404,7 +406,7 @@ void reactor::idle() noexcept {
 bool reactor::has_pending() const noexcept {
     if (_irq.load(std::memory_order_relaxed) != 0 || _backlog_total != 0) return true;
     for (unsigned p = 0; p < _count; ++p)
-        if (!_in[p]->empty()) return true;
+        if (!_lanes[p].in->empty()) return true;
     if (_disk && _disk->ready()) return true;
     return false;
 }

@@ -221,12 +221,19 @@ private:
     reactor_config _cfg;
     bool _adaptive = false;
     std::unique_ptr<discipline> _disc;
-    std::vector<queue::link<message>*> _in;  ///< [peer] inbound (nullptr for self)
-    std::vector<queue::link<message>*> _out; ///< [peer] outbound
-    std::vector<reactor*> _peers;
-    std::vector<std::uint32_t> _out_seq;
-    std::vector<std::uint32_t> _in_seq;
-    std::vector<std::vector<message>> _backlog;
+    /// What this reactor keeps per peer (itself included: the self link). Only this
+    /// reactor writes it; one 128-byte unit each, so the sequence numbers it bumps per
+    /// message never share a line with another reactor's heap data (they did as small
+    /// vectors allocated side by side: a cache-line transfer per message each way).
+    struct alignas(destructive_interference) peer_lane {
+        queue::link<message>* in = nullptr;  ///< inbound from the peer
+        queue::link<message>* out = nullptr; ///< outbound to the peer
+        reactor* peer = nullptr;
+        std::uint32_t out_seq = 0;
+        std::uint32_t in_seq = 0;
+        std::vector<message> backlog; ///< post() overflow, flushed first each round
+    };
+    std::vector<peer_lane> _lanes; ///< [peer]
     std::size_t _backlog_total = 0;
     std::vector<net_source*> _net;
     std::vector<ext_source*> _ext;
