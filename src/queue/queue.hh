@@ -1,5 +1,5 @@
-// The queue layer in one include: LINK (link.hh), SUB (mpsc.hh), PUB (turbine.hh),
-// CHANNEL (channel.hh), priority lanes (priority.hh), the backend concept and the
+// The queue layer in one include: LINK (link.hh), MAILBOX (mailbox.hh: the mesh's
+// self-sequenced SPSC ring), SUB (mpsc.hh), PUB (turbine.hh), CHANNEL (channel.hh), priority lanes (priority.hh), the backend concept and the
 // core-local backends (backend.hh), fd-backed Pipes (pipes.hh). The DPDK adapter is
 // separate (rte_ring.hh, needs queue_dpdk_dep).
 #pragma once
@@ -7,6 +7,7 @@
 #include "queue/backend.hh"
 #include "queue/channel.hh"
 #include "queue/link.hh"
+#include "queue/mailbox.hh"
 #include "queue/mpsc.hh"
 #include "queue/pipes.hh"
 #include "queue/priority.hh"

@@ -22,14 +22,14 @@ void reactor_group::build(const std::vector<reactor_config>& cfgs, std::size_t m
     if (n > 256) throw std::invalid_argument("reactor_group: at most 256 reactors");
     _links.reserve(static_cast<std::size_t>(n) * n);
     for (unsigned i = 0; i < n * n; ++i)
-        _links.push_back(std::make_unique<queue::link<message>>(mesh_capacity));
+        _links.push_back(std::make_unique<queue::mailbox<message>>(mesh_capacity));
     for (unsigned i = 0; i < n; ++i)
         _reactors.push_back(std::unique_ptr<reactor>(new reactor(*this, i, n, cfgs[i])));
     std::vector<reactor*> peers;
     for (auto& r : _reactors)
         peers.push_back(r.get());
     for (unsigned i = 0; i < n; ++i) {
-        std::vector<queue::link<message>*> in(n), out(n);
+        std::vector<queue::mailbox<message>*> in(n), out(n);
         for (unsigned j = 0; j < n; ++j) {
             in[j] = _links[j * n + i].get();
             out[j] = _links[i * n + j].get();

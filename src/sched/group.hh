@@ -4,8 +4,8 @@
 // then start them: `start_threads()` (one pinned std::thread per reactor, or a plan that
 // puts several reactors on one thread — they then share its core cooperatively), or
 // `dpdk::launch()` (sched/dpdk_launch.hh) for EAL lcores. `stop()` = request_stop() on
-// every reactor + join. The mesh is one `queue::link<message>` per ordered pair
-// (including each reactor's self-link), created here and never resized.
+// every reactor + join. The mesh is one `queue::mailbox<message>` per ordered pair
+// (including each reactor's self-mailbox), created here and never resized.
 // Not thread-safe itself: construct, start, stop and join from one control thread.
 #pragma once
 
@@ -27,7 +27,7 @@ struct thread_plan {
 
 class reactor_group {
 public:
-    /// n reactors with the same configuration; links of `mesh_capacity` messages
+    /// n reactors with the same configuration; mailboxes of `mesh_capacity` messages
     /// (power of two).
     explicit reactor_group(unsigned n, const reactor_config& cfg = {},
                            std::size_t mesh_capacity = 1024);
@@ -41,7 +41,7 @@ public:
 
     [[nodiscard]] unsigned size() const noexcept { return static_cast<unsigned>(_reactors.size()); }
     [[nodiscard]] reactor& operator[](unsigned i) noexcept { return *_reactors[i]; }
-    [[nodiscard]] queue::link<message>& link(unsigned from, unsigned to) noexcept {
+    [[nodiscard]] queue::mailbox<message>& mesh(unsigned from, unsigned to) noexcept {
         return *_links[from * size() + to];
     }
 
@@ -67,7 +67,7 @@ public:
 private:
     void build(const std::vector<reactor_config>& cfgs, std::size_t mesh_capacity);
     std::vector<std::unique_ptr<reactor>> _reactors;
-    std::vector<std::unique_ptr<queue::link<message>>> _links;
+    std::vector<std::unique_ptr<queue::mailbox<message>>> _links;
     std::vector<std::thread> _threads;
 };
 

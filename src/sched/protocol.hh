@@ -5,7 +5,8 @@
 // A message is one 64-byte cache line, trivially copyable, with no owned heap memory:
 // objects travel as pointers whose lifetime the sender guarantees (a task it owns, a
 // source, a cursor, a disk op). `from` and `seq` are filled by the mesh; `seq` counts
-// per ordered reactor pair, so a receiver can check order and exactly-once delivery.
+// per ordered reactor pair and is the publication mark of the mailbox slot (the
+// receiver takes a slot when its seq is the next position: in order, exactly once).
 //
 // Field use per kind (the reactor handles the built-in ones itself):
 //   spawn    ptr=task*, a[0]=bucket, a[1]=shares, a[2]=joiner task*, a[3]=joiner reactor

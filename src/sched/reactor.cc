@@ -92,8 +92,8 @@ std::uint64_t reactor::poll_sources(const std::vector<S*>& sources, std::uint32_
     return work;
 }
 
-void reactor::connect(std::vector<queue::link<message>*> in, std::vector<queue::link<message>*> out,
-                      std::vector<reactor*> peers) {
+void reactor::connect(std::vector<queue::mailbox<message>*> in,
+                      std::vector<queue::mailbox<message>*> out, std::vector<reactor*> peers) {
     for (unsigned p = 0; p < _count; ++p) {
         _lanes[p].in = in[p];
         _lanes[p].out = out[p];
@@ -185,19 +185,12 @@ std::uint64_t reactor::poll_mq() noexcept {
     if (PK_UNLIKELY(_backlog_total != 0)) flush_backlog();
     std::uint64_t work = 0;
     for (unsigned p = 0; p < _count; ++p) {
-        peer_lane& lane = _lanes[p];
-        queue::link<message>& l = *lane.in;
-        const std::span<message> got = l.peek(_cfg.mq_burst);
+        queue::mailbox<message>& box = *_lanes[p].in;
+        const std::span<message> got = box.peek(_cfg.mq_burst);
         if (got.empty()) continue;
-        for (const message& m : got) {
-            if (PK_UNLIKELY(m.seq != lane.in_seq)) {
-                PK_ERROR("sched", "reactor %u: message from %u out of order (seq %u, expected %u)",
-                         _index, p, m.seq, lane.in_seq);
-            }
-            lane.in_seq = m.seq + 1;
+        for (const message& m : got) // in place; seq is the position (gap-free, in order)
             dispatch(m);
-        }
-        l.release(got.size());
+        box.release(got.size());
         work += got.size();
     }
     _ctr.source_polls[src_idx(source_kind::mq)].add();
@@ -207,10 +200,7 @@ std::uint64_t reactor::poll_mq() noexcept {
 
 bool reactor::push_link(unsigned to, message& m) noexcept {
     m.from = static_cast<std::uint16_t>(_index);
-    peer_lane& lane = _lanes[to];
-    m.seq = lane.out_seq;
-    if (!lane.out->try_push(m)) return false;
-    ++lane.out_seq;
+    if (!_lanes[to].out->try_push(m)) return false; // the mailbox numbers it (m.seq)
     _ctr.msgs_sent.add();
     if (to != _index) wake_peer(to);
     return true;
@@ -227,7 +217,8 @@ void reactor::wake_peer(unsigned to) noexcept {
 }
 
 bool reactor::try_send(unsigned to, message m) noexcept {
-    if (PK_UNLIKELY(_fin_sent || to >= _count || !_lanes[to].backlog.empty() || !push_link(to, m))) {
+    if (PK_UNLIKELY(_fin_sent || to >= _count || !_lanes[to].backlog.empty() ||
+                    !push_link(to, m))) {
         _ctr.msgs_refused.add();
         return false;
     }

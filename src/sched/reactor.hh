@@ -26,7 +26,7 @@
 #include "base/cacheline.hh"
 #include "base/clock.hh"
 #include "base/compiler.hh"
-#include "queue/link.hh"
+#include "queue/mailbox.hh"
 #include "sched/counters.hh"
 #include "sched/discipline.hh"
 #include "sched/policy.hh"
@@ -181,8 +181,8 @@ private:
     friend class disk_source;
     struct timer_state;
     reactor(reactor_group& g, unsigned index, unsigned count, const reactor_config& cfg);
-    void connect(std::vector<queue::link<message>*> in, std::vector<queue::link<message>*> out,
-                 std::vector<reactor*> peers);
+    void connect(std::vector<queue::mailbox<message>*> in,
+                 std::vector<queue::mailbox<message>*> out, std::vector<reactor*> peers);
 
     PK_ALWAYS_INLINE std::uint64_t clock_now(std::uint64_t tsc) const noexcept {
         return _cfg.clock ? _cfg.clock(_cfg.clock_ctx) : tsc;
@@ -221,16 +221,13 @@ private:
     reactor_config _cfg;
     bool _adaptive = false;
     std::unique_ptr<discipline> _disc;
-    /// What this reactor keeps per peer (itself included: the self link). Only this
-    /// reactor writes it; one 128-byte unit each, so the sequence numbers it bumps per
-    /// message never share a line with another reactor's heap data (they did as small
-    /// vectors allocated side by side: a cache-line transfer per message each way).
+    /// What this reactor keeps per peer (itself included: the self mailbox). Only this
+    /// reactor writes it; one 128-byte unit each, so nothing it writes per message
+    /// shares a line with another reactor's heap data.
     struct alignas(destructive_interference) peer_lane {
-        queue::link<message>* in = nullptr;  ///< inbound from the peer
-        queue::link<message>* out = nullptr; ///< outbound to the peer
+        queue::mailbox<message>* in = nullptr;  ///< inbound from the peer
+        queue::mailbox<message>* out = nullptr; ///< outbound to the peer
         reactor* peer = nullptr;
-        std::uint32_t out_seq = 0;
-        std::uint32_t in_seq = 0;
         std::vector<message> backlog; ///< post() overflow, flushed first each round
     };
     std::vector<peer_lane> _lanes; ///< [peer]

@@ -82,6 +82,43 @@ TEST(stress, link_spsc) {
     EXPECT_TRUE(q.empty());
 }
 
+TEST(stress, mailbox_spsc_in_place) {
+    // The mesh's transport: the consumer polls the slot's seq and reads in place while
+    // the producer keeps writing the slots ahead of it.
+    struct alignas(64) rec {
+        std::uint32_t kind = 0;
+        std::uint32_t seq = 0;
+        std::uint64_t v[7] = {};
+    };
+    const std::uint64_t n = 50000 * scale;
+    pq::mailbox<rec> q(16, (std::size_t{1} << 32) - 1000);
+    std::thread p([&] {
+        for (std::uint64_t i = 0; i < n;) {
+            rec r;
+            for (std::uint64_t& w : r.v)
+                w = i;
+            if (q.try_push(r))
+                ++i;
+            else
+                std::this_thread::yield();
+        }
+    });
+    std::uint64_t next = 0, errors = 0;
+    while (next < n) {
+        const auto s = q.peek(next & 7 ? 32 : 1);
+        for (const rec& r : s) {
+            for (std::uint64_t w : r.v)
+                errors += w != next;
+            ++next;
+        }
+        q.release(s.size());
+        if (s.empty()) std::this_thread::yield();
+    }
+    p.join();
+    EXPECT_EQ(errors, 0u);
+    EXPECT_TRUE(q.empty());
+}
+
 TEST(stress, link_zero_copy_reserve_peek) {
     const std::uint64_t n = 50000 * scale;
     pq::link<std::uint64_t> q(32);
