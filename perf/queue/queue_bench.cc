@@ -18,8 +18,9 @@
 //  queue_mpsc/rte_ring_rts               2 producers, one shared MP-RTS/SC rte_ring
 //  queue_broadcast4/pktkernel            the product's `pub` edge (edges.cc): the producer
 //                                        publishes bursts of 32 mbufs into one ring; 4
-//                                        subscriber stages on CPU 1 each read a byte of
-//                                        every packet and free their reference
+//                                        in-place subscribers on CPU 1 (observer stages,
+//                                        as the planner makes them) each read a byte of
+//                                        every packet; the ring frees each packet once
 //  queue_broadcast4/clone                rte_pktmbuf_clone per subscriber, a SP/SC ring
 //                                        each; subscribers read a byte and free the clone
 //  queue_broadcast4/refcnt               rte_pktmbuf_refcnt_update(+3) once, the same
@@ -296,7 +297,8 @@ PK_ALWAYS_INLINE bool make_burst(rte_mempool* mp, rte_mbuf** b, std::uint16_t n,
     return true;
 }
 
-/// A subscriber: reads a byte of every packet, then frees its reference.
+/// A subscriber: reads a byte of every packet, then drops it (an observer on loan: the
+/// drop counts, the ring frees).
 class reader final : public pk::pipeline::stage {
 public:
     explicit reader(const pk::pipeline::stage_args& a) : stage(a) { _done = add_reason("read"); }
@@ -329,8 +331,10 @@ void broadcast_pktkernel(benchmark::State& state) {
         pk::pipeline::stage_args a;
         a.name = "sub" + std::to_string(i);
         a.type = "reader";
+        a.roles = {pk::pipeline::role::observer};
         readers.push_back(std::make_unique<reader>(a));
-        cursors.push_back(q->add_consumer(*readers.back(), true));
+        readers.back()->set_on_loan(true); // what the planner sets for an observer chain
+        cursors.push_back(q->add_consumer(*readers.back(), true, true));
     }
     q->service(); // activates the cursors (this thread is the producer until p starts)
     consumer_pin pin;

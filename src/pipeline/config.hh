@@ -307,6 +307,8 @@ enum class role : uint8_t {
     sink,           ///< consumes packets by design: what it frees is consumed, not lost
     balancer,       ///< spreads flows over its outputs (`show flows`)
     writes_packets, ///< modifies packets in place: never downstream of a pub edge
+    observer,       ///< disposes of every packet inside process() (passes it on or drops it,
+                    ///< never keeps one): can run on packets still owned by a broadcast ring
 };
 
 /// A set of roles, e.g. `{role::source}`.

@@ -1,5 +1,6 @@
 #include "pipeline/edges.hh"
 
+#include <cstring>
 #include <vector>
 
 #include "base/compiler.hh"
@@ -37,7 +38,7 @@ public:
             rte_pktmbuf_free_bulk(b, static_cast<unsigned>(n));
     }
 
-    edge_source* add_consumer(stage& target, bool) override {
+    edge_source* add_consumer(stage& target, bool, bool) override {
         if (_target) return nullptr; // one consumer, shared by every producer
         _target = &target;
         return this;
@@ -122,10 +123,12 @@ void free_released(rte_mbuf** items, std::size_t n, void*) noexcept {
 constexpr unsigned max_subscribers = 32;
 
 /// pub: one broadcast ring per publishing output; each subscriber has a cursor and
-/// reads the packets in place. A subscriber takes its own reference to each packet it
-/// passes on (an atomic refcount increment: no clone, no copy) while the ring still
-/// holds its own; the ring drops its reference in the release hook, once every cursor
-/// has passed the slot.
+/// reads the packets in the ring's slots. An in-place subscriber (its chain keeps
+/// nothing: plan.hh) processes a burst while the ring still holds it and only then
+/// advances its cursor — no reference, no atomic per packet. Any other subscriber takes
+/// its own reference to each packet it passes on (an atomic refcount increment: no
+/// clone, no copy). The ring drops its reference in the release hook, once every cursor
+/// has passed the slot: one free per packet for in-place subscribers.
 class pub_ring final : public edge_queue, public edge_sink {
 public:
     pub_ring(std::size_t size, queue::slow_policy policy, const std::atomic<bool>& abort)
@@ -134,13 +137,23 @@ public:
 
     class cursor final : public edge_source {
     public:
-        cursor(pub_ring& r, stage& target) : _sub(r._ring.subscribe()), _target(target) {}
+        cursor(pub_ring& r, stage& target, bool in_place)
+            : _sub(r._ring.subscribe()), _target(target), _in_place(in_place) {}
         bool valid() const noexcept { return _sub.valid(); }
         std::uint32_t poll() noexcept override {
             auto s = _sub.peek(burst_size);
             if (s.empty()) return 0;
             rte_mbuf* b[burst_size];
             std::uint16_t n = static_cast<std::uint16_t>(s.size());
+            if (_in_place) {
+                // The stages may reorder their array, never the ring's slots: a copy of
+                // the pointers. The slots stay ours until release().
+                std::memcpy(b, s.data(), n * sizeof(rte_mbuf*));
+                _delivered.add(n);
+                _target.receive(b, n);
+                _sub.release(n);
+                return n;
+            }
             for (std::uint16_t i = 0; i < n; ++i) {
                 b[i] = s[i];
                 // Always atomic: rte_mbuf_refcnt_update() takes a non-atomic fast path when
@@ -151,17 +164,21 @@ public:
             }
             _sub.release(n);
             _delivered.add(n);
+            _referenced.add(n);
             _target.receive(b, n);
             return n;
         }
         std::uint64_t queued() const noexcept override { return _sub.lag(); }
         stage& target() const noexcept override { return _target; }
         std::uint64_t delivered() const noexcept { return _delivered.load(); }
+        std::uint64_t referenced() const noexcept { return _referenced.load(); }
 
     private:
         queue::turbine<rte_mbuf*>::subscriber _sub;
         stage& _target;
+        bool _in_place;
         sched::counter _delivered;
+        sched::counter _referenced;
     };
 
     edge_sink* add_producer(bool) override {
@@ -171,9 +188,9 @@ public:
     }
     /// `wait` false: the publisher must never wait for this subscriber (it runs on the
     /// publisher's reactor, or the edge closes a cycle), so the ring never waits.
-    edge_source* add_consumer(stage& target, bool wait) override {
+    edge_source* add_consumer(stage& target, bool wait, bool in_place) override {
         if (_cursors.size() >= max_subscribers) return nullptr;
-        auto c = std::make_unique<cursor>(*this, target);
+        auto c = std::make_unique<cursor>(*this, target, in_place);
         if (!c->valid()) return nullptr;
         if (!wait) _bp = false;
         _cursors.push_back(std::move(c));
@@ -198,6 +215,12 @@ public:
         std::uint64_t t = 0;
         for (auto& c : _cursors)
             t += c->delivered();
+        return t;
+    }
+    std::uint64_t referenced() const noexcept override {
+        std::uint64_t t = 0;
+        for (auto& c : _cursors)
+            t += c->referenced();
         return t;
     }
 

@@ -50,16 +50,20 @@ public:
     /// wait can end (see graph.hh). nullptr when the queue takes no more producers.
     virtual edge_sink* add_producer(bool wait) = 0;
     /// The consumer end feeding `target`, or nullptr when this queue's one consumer
-    /// exists already (sub) or it takes no more (pub: at most max_share).
-    virtual edge_source* add_consumer(stage& target, bool wait) = 0;
+    /// exists already (sub) or it takes no more (pub: at most max_share). `in_place`
+    /// (broadcast rings): the target reads the packets in the ring's slots and takes no
+    /// reference — only for a chain the plan proved keeps nothing (plan.hh).
+    virtual edge_source* add_consumer(stage& target, bool wait, bool in_place) = 0;
     /// Packets inside the queue (broadcast rings: not yet released).
     virtual std::uint64_t queued() const noexcept = 0;
     /// Producer-side upkeep (broadcast rings: release the slots every cursor passed).
     virtual std::uint32_t service() noexcept { return 0; }
-    /// Broadcast rings: packets released (each once) and references handed to
-    /// subscribers; 0 for the other kinds.
+    /// Broadcast rings: packets released (each once), deliveries to subscribers, and
+    /// the deliveries that took a reference (an atomic each: subscribers that keep or
+    /// forward; in-place ones take none); 0 for the other kinds.
     virtual std::uint64_t released() const noexcept { return 0; }
     virtual std::uint64_t fanout() const noexcept { return 0; }
+    virtual std::uint64_t referenced() const noexcept { return 0; }
 
     /// Wake `r` after every push that moved packets: a consumer's reactor that sleeps
     /// when idle (adaptive) would otherwise leave the queue full until its sleep ends.

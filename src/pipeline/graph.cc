@@ -69,6 +69,7 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
         try {
             auto s = t->make(a);
             if (!s) return fail(sc.at, "stage '" + *sc.name + "': " + s.err().message);
+            if (i < p.stage_on_loan.size()) (*s)->set_on_loan(p.stage_on_loan[i]);
             g->_stages.push_back(std::move(*s));
         } catch (const std::exception& e) {
             return fail(sc.at, "stage '" + *sc.name + "': " + e.what());
@@ -107,7 +108,8 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
                 return fail(ec.at, "the " + std::string(e.kind->name) +
                                        " queue of this edge takes no more producers");
             from.connect(static_cast<unsigned>(out), route{nullptr, sink});
-            if (auto* c = q.add_consumer(to, e.wait)) g->_sources[to.reactor()].push_back(c);
+            if (auto* c = q.add_consumer(to, e.wait, e.in_place))
+                g->_sources[to.reactor()].push_back(c);
             g->_hops.push_back({&q, from.reactor(), to.reactor()});
         }
         g->_edge_info.push_back(std::move(info));
@@ -167,6 +169,13 @@ std::uint64_t graph::fanout() const noexcept {
     std::uint64_t r = 0;
     for (auto& q : _queues)
         r += q->fanout();
+    return r;
+}
+
+std::uint64_t graph::referenced() const noexcept {
+    std::uint64_t r = 0;
+    for (auto& q : _queues)
+        r += q->referenced();
     return r;
 }
 

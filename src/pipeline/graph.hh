@@ -75,8 +75,11 @@ public:
     std::uint64_t queued() const noexcept;
     /// Packets released by broadcast rings (each published packet once).
     std::uint64_t released() const noexcept;
-    /// References handed out by broadcast subscribers (each one a packet to account).
+    /// Deliveries to broadcast subscribers (each one a packet to account).
     std::uint64_t fanout() const noexcept;
+    /// Of those, the deliveries that took a reference (subscribers that keep or forward;
+    /// in-place subscribers take none).
+    std::uint64_t referenced() const noexcept;
     /// Lets backpressured producers give up waiting (graceful stop that timed out).
     void abort_waits() noexcept { _abort.store(true, std::memory_order_relaxed); }
     /// Producer-side service for broadcast rings (activate cursors, release passed

@@ -64,6 +64,7 @@ private:
               std::map<unsigned, unsigned>& by_target,
               std::map<std::pair<unsigned, std::string>, std::size_t>& outputs_used);
     void no_writer_after_broadcast();
+    void in_place_subscribers();
     void tx_queues();
 
     const config& _cfg;
@@ -227,6 +228,7 @@ void planner::graph(unsigned reactors) {
         edge(i, by_output, by_target, outputs_used);
     if (failed()) return;
     no_writer_after_broadcast();
+    in_place_subscribers();
     tx_queues();
 }
 
@@ -346,6 +348,40 @@ void planner::no_writer_after_broadcast() {
             for (const edge_plan& e2 : _p.edges)
                 if (e2.from == n) todo.push_back(e2.to);
         }
+    }
+}
+
+/// A subscriber reads in place (no reference, no atomic per packet) when every stage
+/// from it on disposes of each packet inside its call — observers only, joined by direct
+/// calls on its reactor, and fed by nothing from outside the chain. Any other subscriber
+/// takes a reference per packet, as it must to keep or forward one.
+void planner::in_place_subscribers() {
+    _p.stage_on_loan.assign(_cfg.stages.size(), false);
+    for (edge_plan& e : _p.edges) {
+        if (e.kind->shared != sharing::by_output || e.direct) continue;
+        std::vector<unsigned> chain{e.to};
+        bool ok = true;
+        for (std::size_t i = 0; ok && i < chain.size(); ++i) {
+            const unsigned n = chain[i];
+            ok = _p.stage_roles[n].has(role::observer) && !_p.stage_on_loan[n];
+            for (const edge_plan& e2 : _p.edges) {
+                if (!ok || e2.from != n) continue;
+                if (!e2.direct)
+                    ok = false;
+                else if (std::find(chain.begin(), chain.end(), e2.to) == chain.end())
+                    chain.push_back(e2.to);
+            }
+        }
+        // Fed by nothing outside the chain (the subscriber only by this edge).
+        for (std::size_t i = 0; ok && i < chain.size(); ++i)
+            for (const edge_plan& e2 : _p.edges)
+                if (e2.to == chain[i] && &e2 != &e &&
+                    std::find(chain.begin(), chain.end(), e2.from) == chain.end())
+                    ok = false;
+        if (!ok) continue;
+        e.in_place = true;
+        for (unsigned n : chain)
+            _p.stage_on_loan[n] = true;
     }
 }
 
@@ -478,6 +514,7 @@ std::string plan::describe(const config& cfg) const {
                           : std::string("full: ") + (*f.overflow == overflow_policy::backpressure
                                                          ? "drop (queue_full; a wait could not end)"
                                                          : yaml_name(*f.overflow)));
+            if (e.in_place) how += ", read in place (no reference)";
         }
         std::snprintf(line, sizeof line, "  %-22s -> %-16s %-8s %s\n", edge_from(i).c_str(),
                       e.cfg->to->c_str(), e.kind->name, how.c_str());

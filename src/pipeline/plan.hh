@@ -42,6 +42,9 @@ struct edge_plan {
     bool direct = false;       ///< one reactor: a function call, no queue
     bool wait = false;         ///< a full queue waits for room (backpressure that can end)
     int queue = -1;            ///< index in plan::queues; -1 when direct
+    /// Broadcast edges: the subscriber reads in the ring's slots and takes no reference
+    /// (every stage after it is an observer on its reactor, fed by nothing else).
+    bool in_place = false;
 };
 
 struct queue_plan {
@@ -72,6 +75,7 @@ struct plan {
     bool oversubscribed = false;         ///< some CPU runs more than one lcore
     std::vector<unsigned> stage_reactor; ///< per config stage
     std::vector<role_set> stage_roles;   ///< per config stage (from the registry)
+    std::vector<bool> stage_on_loan;     ///< per config stage: runs on borrowed packets
     std::vector<edge_plan> edges;        ///< per config edge
     std::vector<queue_plan> queues;
     std::vector<timer_plan> timers;

@@ -81,6 +81,7 @@ totals sum(const graph& g) {
     }
     t.queued = g.queued();
     t.fanout = g.fanout();
+    t.referenced = g.referenced();
     t.released = g.released();
     return t;
 }
@@ -103,8 +104,10 @@ std::string final_account(const graph& g, double elapsed_s) {
     for (auto& [r, v] : drops_by_reason(g))
         o += "  dropped " + std::to_string(v) + " " + r + "\n";
     if (t.fanout)
-        o += "  broadcast: " + std::to_string(t.fanout) + " references to subscribers, " +
-             std::to_string(t.released) + " packets released by the rings\n";
+        o += "  broadcast: " + std::to_string(t.fanout) + " deliveries to subscribers (" +
+             std::to_string(t.fanout - t.referenced) + " in place, " +
+             std::to_string(t.referenced) + " with a reference), " + std::to_string(t.released) +
+             " packets released by the rings\n";
     return o;
 }
 
@@ -125,6 +128,7 @@ std::string stats_json(const config& cfg, const plan& p, const graph& g, sched::
              .add("dropped", t.dropped)
              .add("queued", t.queued)
              .add("fanout", t.fanout)
+             .add("referenced", t.referenced)
              .add("released", t.released)
              .add("balanced", t.balanced() ? "true" : "false")
              .obj()
@@ -262,9 +266,11 @@ void collect_metrics(std::vector<metrics::family>& out, const config& cfg, const
     q.add({}, t.queued);
     out.push_back(std::move(q));
     family fan("pktkernel_broadcast_references_total",
-               "Broadcast rings: references taken by subscribers (fanout) and packets released",
+               "Broadcast rings: deliveries to subscribers (fanout), the deliveries that took "
+               "a reference (referenced) and packets released",
                metric_type::counter);
     fan.add({{"kind", "fanout"}}, t.fanout);
+    fan.add({{"kind", "referenced"}}, t.referenced);
     fan.add({{"kind", "released"}}, t.released);
     out.push_back(std::move(fan));
 
@@ -388,8 +394,9 @@ std::string stats_section(const graph& g) {
     totals t = sum(g);
     std::string o = t.summary() + (t.balanced() ? " (balanced)" : " (in flight)") + "\n";
     if (t.fanout)
-        o += "broadcast: " + std::to_string(t.fanout) + " references, " +
-             std::to_string(t.released) + " released\n";
+        o += "broadcast: " + std::to_string(t.fanout) + " deliveries (" +
+             std::to_string(t.referenced) + " with a reference), " + std::to_string(t.released) +
+             " released\n";
     return o;
 }
 

@@ -7,8 +7,8 @@
 // `consumed` what a sink stage (role sink, e.g. `drop`) freed by design, `dropped` what
 // was lost, each with a reason, `queued` what is still inside. Broadcast fan-out makes
 // references, not packets: each subscriber's reference ends on its own, so the balance
-// is  in + fanout = out + consumed + dropped + released + queued,  and the references
-// (fanout, released) appear only in the detailed account.
+// is  in + fanout = out + consumed + dropped + released + queued,  and the broadcast
+// figures (fanout, referenced, released) appear only in the detailed account.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +30,8 @@ struct totals {
     std::uint64_t consumed = 0;    ///< freed by sink stages, by design
     std::uint64_t dropped = 0;     ///< lost, each with a reason
     std::uint64_t queued = 0;      ///< in queues and held by stages
-    std::uint64_t fanout = 0;      ///< references handed to broadcast subscribers
+    std::uint64_t fanout = 0;      ///< deliveries to broadcast subscribers
+    std::uint64_t referenced = 0;  ///< of those, with a reference taken (not in place)
     std::uint64_t released = 0;    ///< broadcast packets released by their ring
 
     std::uint64_t in() const noexcept { return generated + received; }

@@ -20,7 +20,10 @@
 // through emit (ownership passes on), drop (freed and counted with a reason),
 // count_transmitted (handed to a NIC) or be held and reported by held(). This is how
 // the accounting invariant holds: every packet produced is transmitted, dropped with
-// a reason, released by a broadcast ring, or still queued.
+// a reason, released by a broadcast ring, or still queued. A stage whose schema has
+// role::observer promises to dispose of every packet inside process() (emit or drop,
+// never keep): after a broadcast ring such stages run on loan — in the ring's slots,
+// no reference taken; their drops count and the ring frees (set_on_loan).
 //
 // Threads: construction, connect() and start() on the control thread; everything else
 // on the reactor that owns the stage, which is the only writer of its counters. Any
@@ -121,6 +124,12 @@ public:
     bool is(role r) const noexcept { return _roles.has(r); }
     /// A stage that creates or receives packets (rx_source or source): polled each round.
     bool is_source() const noexcept { return _roles.any({role::rx_source, role::source}); }
+    /// Every packet this stage gets is on loan from a broadcast ring: it is read in the
+    /// ring's slot, and the ring, not the stage, frees it (a drop here counts and does
+    /// not free). The graph sets it on the stages of an in-place subscriber (observers
+    /// only, all on one reactor, fed by nothing else), before start().
+    void set_on_loan(bool v) noexcept { _on_loan = v; }
+    bool on_loan() const noexcept { return _on_loan; }
 
     // ---- owner reactor ----------------------------------------------------------------
     /// Hands a burst to this stage (counts `in`, then process()).
@@ -197,14 +206,15 @@ protected:
     }
 
     /// Frees packets and counts them under `reason`.
+    /// (On loan: counted, not freed — the broadcast ring frees each packet once.)
     PK_ALWAYS_INLINE void drop(unsigned reason, rte_mbuf** pkts, std::uint16_t n) noexcept {
         if (n == 0) return;
         _c.dropped[reason].add(n);
-        rte_pktmbuf_free_bulk(pkts, n);
+        if (PK_LIKELY(!_on_loan)) rte_pktmbuf_free_bulk(pkts, n);
     }
     PK_ALWAYS_INLINE void drop_one(unsigned reason, rte_mbuf* m) noexcept {
         _c.dropped[reason].add(1);
-        rte_pktmbuf_free(m);
+        if (PK_LIKELY(!_on_loan)) rte_pktmbuf_free(m);
     }
     /// Counts drops of packets the stage no longer holds (freed elsewhere, e.g. by a
     /// TX buffer that reports them).
@@ -228,6 +238,7 @@ private:
     std::vector<std::string> _reasons;
     std::array<route, max_outputs> _routes{};
     std::atomic<bool> _quiesced{false};
+    bool _on_loan = false;
     stage_counters _c;
 };
 

@@ -159,19 +159,21 @@ void register_basic(registry& r) {
     r.add({"macswap", make_factory<macswap>(),
            schema_of({}, {"out"}, true, true, {role::writes_packets}),
            "swaps source and destination MAC addresses in place"});
-    r.add({"count", make_factory<count>(), schema_of({}),
+    r.add({"count", make_factory<count>(), schema_of({}, {"out"}, true, true, {role::observer}),
            "counts packets and bytes, passes them on"});
     r.add({"drop", make_factory<drop_stage>(),
-           schema_of({p_of("reason", param_type::string)}, {}, true, false, {role::sink}),
+           schema_of({p_of("reason", param_type::string)}, {}, true, false,
+                     {role::sink, role::observer}),
            "frees every packet, counted as a drop with a reason (default sink)"});
     r.add({"rate_limit", make_factory<rate_limit>(),
            schema_of({p_num("pps", 0, 1'000'000'000'000), p_num("bps", 0, 1'000'000'000'000'000),
                       p_num("burst", 1, 1'000'000'000'000)}, // x 2^16 fixed point fits u64
-                     {"out", "exceed"}),
+                     {"out", "exceed"}, true, true, {role::observer}),
            "token bucket in packets/s or bits/s; excess to 'exceed' or dropped"});
     r.add({"publish", make_factory<publish>(), schema_of({}),
            "zero-copy fan-out: connect its output to subscribe stages with queue: pub"});
-    r.add({"subscribe", make_factory<subscribe>(), schema_of({}),
+    r.add({"subscribe", make_factory<subscribe>(),
+           schema_of({}, {"out"}, true, true, {role::observer}),
            "receiving end of a pub edge: one cursor of the broadcast ring"});
 }
 

@@ -105,6 +105,7 @@ void register_capture(registry& r) {
                 p_int("max_packets", 0, INT64_MAX), p_int("port_id", 0, 65535)};
     s.outputs = {"out"};
     s.pool_mbufs = [](const node&) -> std::uint64_t { return copy_pool_size; };
+    s.roles = {role::observer}; // copies what it keeps (rte_pcapng_copy), passes packets on
     r.add({"capture", make_factory<capture>(), s,
            "writes a pcapng copy of each packet (Wireshark-readable), passes packets on"});
 }

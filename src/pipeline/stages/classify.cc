@@ -340,6 +340,7 @@ void register_classify(registry& r) {
                  p_of("invert", param_type::boolean)};
     fs.outputs = {"out", "miss"};
     fs.check = check_filter;
+    fs.roles = {role::observer}; // parses read-only, emits or drops every packet
     r.add({"filter", make_factory<filter>(), fs,
            "matches 5-tuple fields and prefixes: hits to 'out', others to 'miss' or dropped"});
 

@@ -211,6 +211,11 @@ void register_test_stages() {
         s.has_outputs = false;
         registry::global().add(
             {"t_collect", stages::make_factory<collector>(), s, "test sink: records every packet"});
+        // The same sink declared an observer (it copies what it records and drops every
+        // packet inside process()): after a pub edge it runs in place, on loan.
+        s.roles = {role::observer};
+        registry::global().add({"t_observe", stages::make_factory<collector>(), s,
+                                "test sink: records every packet, an observer"});
         return true;
     }();
     (void)once;

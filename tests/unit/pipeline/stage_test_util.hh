@@ -91,7 +91,8 @@ private:
     unsigned _collected;
 };
 
-/// Adds `t_collect` to registry::global() (idempotent).
+/// Adds `t_collect` and `t_observe` (the same stage with role::observer) to
+/// registry::global() (idempotent).
 void register_test_stages();
 
 // ---- building graphs -----------------------------------------------------------------

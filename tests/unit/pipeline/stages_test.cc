@@ -1185,6 +1185,117 @@ TEST(Graph, PubOnOneReactorDeliversToBothAndReleasesOnce) {
     EXPECT_EQ(rte_mempool_avail_count(mp), before);
 }
 
+TEST(Graph, PubInPlaceObserversTakeNoReference) {
+    // Observer chains read in the ring's slots: every packet they see still has only the
+    // ring's reference (refcnt 1), no subscriber takes one, the ring frees each packet
+    // once. A chain that keeps packets (t_collect: not an observer) still takes its own.
+    rte_mempool* mp = test_pool();
+    const unsigned before = rte_mempool_avail_count(mp);
+    {
+        env e;
+        ASSERT_EQ(try_build(e, "stages:\n"
+                               "  - {name: p, type: publish}\n"
+                               "  - {name: s1, type: subscribe}\n"
+                               "  - {name: f1, type: filter, params: {proto: udp}}\n"
+                               "  - {name: c1, type: t_observe}\n"
+                               "  - {name: s2, type: subscribe}\n"
+                               "  - {name: n2, type: count}\n"
+                               "  - {name: c2, type: t_observe}\n"
+                               "  - {name: s3, type: subscribe}\n"
+                               "  - {name: c3, type: t_collect}\n"
+                               "edges:\n"
+                               "  - {from: p, to: s1, queue: pub, size: 256}\n"
+                               "  - {from: p, to: s2, queue: pub, size: 256}\n"
+                               "  - {from: p, to: s3, queue: pub, size: 256}\n"
+                               "  - {from: s1, to: f1}\n"
+                               "  - {from: f1, to: c1}\n"
+                               "  - {from: s2, to: n2}\n"
+                               "  - {from: n2, to: c2}\n"
+                               "  - {from: s3, to: c3}\n"),
+                  "");
+        std::vector<bool> in_place;
+        for (const auto& ep : e.p.edges)
+            if (ep.kind->shared == sharing::by_output) in_place.push_back(ep.in_place);
+        EXPECT_EQ(in_place, (std::vector<bool>{true, true, false}));
+        EXPECT_TRUE(e["c1"]->on_loan());
+        EXPECT_TRUE(e["n2"]->on_loan());
+        EXPECT_NE(e.p.describe(e.cfg).find("read in place"), std::string::npos);
+        EXPECT_FALSE(e["c3"]->on_loan());
+        const std::uint64_t n = 120;
+        for (std::uint64_t r = 0; r < n / 30; ++r) {
+            std::vector<frame> burst;
+            for (int i = 0; i < 30; ++i) {
+                pkt_spec s;
+                s.tag = static_cast<std::uint32_t>(r * 30 + static_cast<std::uint64_t>(i));
+                burst.push_back(make_frame(s));
+            }
+            feed(e["p"], burst);
+            // The observers first: they see the ring's reference only.
+            for (auto* src : e.g->sources_of(0))
+                if (&src->target() != e["s3"]) src->poll();
+            run_until_idle(*e.g);
+            EXPECT_BALANCED_IN(*e.g, (r + 1) * 30);
+        }
+        e.g->service(0);
+        for (const char* c : {"c1", "c2"}) {
+            auto& items = e.col(c).items;
+            ASSERT_EQ(items.size(), n) << c;
+            for (std::size_t i = 0; i < n; ++i) {
+                EXPECT_EQ(be32(items[i].bytes.data() + 42), i) << c << " in order";
+                EXPECT_EQ(items[i].refcnt, 1) << c << ": no reference taken";
+            }
+        }
+        for (std::size_t i = 0; i < n; ++i)
+            EXPECT_EQ(e.col("c3").items[i].refcnt, 2) << "the keeping subscriber's own";
+        EXPECT_EQ(e.g->fanout(), 3 * n);
+        EXPECT_EQ(e.g->referenced(), n) << "only the t_collect subscriber";
+        EXPECT_EQ(e.g->released(), n);
+        EXPECT_EQ(drops(*e["c1"], "collected"), n) << "counted on loan, not freed";
+        EXPECT_EQ(e.g->queued(), 0u);
+        EXPECT_BALANCED_IN(*e.g, n);
+        EXPECT_EQ(rte_mempool_avail_count(mp), before) << "every packet freed exactly once";
+    }
+    EXPECT_EQ(rte_mempool_avail_count(mp), before);
+}
+
+TEST(Graph, PubInPlaceOnlyForChainsThatKeepNothing) {
+    // Not in place: a chain that ends in a stage that keeps packets (t_collect, after an
+    // observer), a chain leaving the reactor, a stage also fed from outside the chain.
+    env e;
+    ASSERT_EQ(try_build(e,
+                        "stages:\n"
+                        "  - {name: p, type: publish}\n"
+                        "  - {name: s1, type: subscribe}\n"
+                        "  - {name: rl, type: rate_limit, params: {pps: 1000}}\n"
+                        "  - {name: c1, type: t_collect}\n"
+                        "  - {name: s2, type: subscribe}\n"
+                        "  - {name: n2, type: count}\n"
+                        "  - {name: c2, type: t_observe}\n"
+                        "  - {name: s3, type: subscribe}\n"
+                        "  - {name: c3, type: t_observe}\n"
+                        "  - {name: other, type: count}\n"
+                        "edges:\n"
+                        "  - {from: p, to: s1, queue: pub, size: 64}\n"
+                        "  - {from: p, to: s2, queue: pub, size: 64}\n"
+                        "  - {from: p, to: s3, queue: pub, size: 64}\n"
+                        "  - {from: s1, to: rl}\n"
+                        "  - {from: rl, to: c1}\n"
+                        "  - {from: s2, to: n2}\n"
+                        "  - {from: n2, to: c2}\n"
+                        "  - {from: s3, to: c3}\n"
+                        "  - {from: other, to: c3}\n",
+                        2, {{"c2", 1}}),
+              "");
+    std::vector<bool> in_place;
+    for (const auto& ep : e.p.edges)
+        if (ep.kind->shared == sharing::by_output) in_place.push_back(ep.in_place);
+    EXPECT_EQ(in_place, (std::vector<bool>{false, false, false}))
+        << "t_collect keeps; n2 -> c2 crosses reactors; c3 is also fed by 'other'";
+    for (const char* s : {"rl", "c1", "n2", "c2", "c3", "other"})
+        EXPECT_FALSE(e[s]->on_loan()) << s;
+    EXPECT_EQ(e.p.describe(e.cfg).find("read in place"), std::string::npos);
+}
+
 TEST(Graph, PubRingHoldsUntilEveryCursorPassed) {
     rte_mempool* mp = test_pool();
     const unsigned before = rte_mempool_avail_count(mp);
