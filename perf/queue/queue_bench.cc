@@ -43,6 +43,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "base/cacheline.hh"
 #include "pipeline/edges.hh"
 #include "pipeline/stage.hh"
 #include "queue/link.hh"
@@ -72,6 +73,16 @@ struct consumer_pin {
     }
     ~consumer_pin() { pthread_setaffinity_np(pthread_self(), sizeof saved, &saved); }
 };
+
+/// The producers' stop flag, read by every producer loop iteration: alone on its own
+/// 128-byte unit, so no local of the consumer's frame (or a queue on its stack) shares
+/// its line. (Found sharing one: the CAS ring's producers ran at half speed.)
+struct stop_flag {
+    alignas(pk::destructive_interference) std::atomic<bool> v{false};
+    char pad[pk::destructive_interference - sizeof(std::atomic<bool>)];
+    operator std::atomic<bool>&() noexcept { return v; }
+};
+static_assert(sizeof(stop_flag) == pk::destructive_interference);
 
 /// A producer thread on CPU 0, an EAL non-EAL lcore while it runs (mempool caches).
 class producer_thread {
@@ -146,7 +157,7 @@ void spsc_pktkernel(benchmark::State& state) {
     const auto burst = static_cast<std::size_t>(state.range(0));
     consumer_pin pin;
     pq::link<void*> q(static_cast<std::size_t>(state.range(1)));
-    std::atomic<bool> stop{false};
+    stop_flag stop;
     producer_thread p(stop, [&](std::atomic<bool>& s) {
         produce(s, burst, 0, [&](void** it, std::size_t n) { return q.push_burst(it, n); });
     });
@@ -163,7 +174,7 @@ void spsc_rte_ring(benchmark::State& state) {
         return;
     }
     {
-        std::atomic<bool> stop{false};
+        stop_flag stop;
         producer_thread p(stop, [&](std::atomic<bool>& s) {
             produce(s, burst, 0, [&](void** it, std::size_t n) {
                 return rte_ring_sp_enqueue_burst(r, it, static_cast<unsigned>(n), nullptr);
@@ -184,7 +195,7 @@ constexpr unsigned mpsc_slots = 1024; // total slots, whatever the layout
 template <typename PushFor, typename Pop>
 void mpsc_run(benchmark::State& state, PushFor push_for, Pop pop) {
     consumer_pin pin;
-    std::atomic<bool> stop{false};
+    stop_flag stop;
     producer_thread p1(stop, [&](std::atomic<bool>& s) { produce(s, mpsc_burst, 0, push_for(0)); });
     producer_thread p2(stop, [&](std::atomic<bool>& s) {
         produce(s, mpsc_burst, std::uintptr_t(1) << 40, push_for(1));
@@ -340,7 +351,7 @@ void broadcast_pktkernel(benchmark::State& state) {
     consumer_pin pin;
     std::uint64_t delivered = 0;
     {
-        std::atomic<bool> stop{false};
+        stop_flag stop;
         producer_thread p(stop, [&](std::atomic<bool>& s) {
             rte_mbuf* b[bc_burst];
             std::uint8_t seq = 0;
@@ -385,7 +396,7 @@ void broadcast_rte(benchmark::State& state, bool clone) {
     } else {
         consumer_pin pin;
         std::uint64_t delivered = 0, sum = 0;
-        std::atomic<bool> stop{false};
+        stop_flag stop;
         producer_thread p(stop, [&](std::atomic<bool>& s) {
             rte_mbuf* b[bc_burst];
             rte_mbuf* c[bc_burst];
