@@ -1,5 +1,6 @@
 #include "app/lifecycle.hh"
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -191,7 +192,20 @@ int run(const pipeline::config& cfg, const run_options& opt) {
         exporter = std::move(*ex);
     }
 
-    if (auto s = sched::dpdk::launch(rg, lcores); !s)
+    // Reactors placed on one CPU run in turns on the lcore of the first of them.
+    std::vector<std::vector<unsigned>> shared;
+    std::vector<unsigned> leads;
+    for (unsigned i = 0; i < plan->reactors.size(); ++i) {
+        const unsigned t = plan->reactors[i].thread;
+        if (t == i) {
+            leads.push_back(plan->reactors[i].lcore);
+            shared.push_back({i});
+        } else {
+            const auto at = std::find(leads.begin(), leads.end(), plan->reactors[t].lcore);
+            shared[static_cast<std::size_t>(at - leads.begin())].push_back(i);
+        }
+    }
+    if (auto s = sched::dpdk::launch_shared(rg, shared, leads); !s)
         return fail(s.err(), "cannot launch the reactors");
     PK_INFO("pipeline", "'%s' running: %zu stages, %zu edges, %u reactors (--lcores %s)",
             cfg.name->c_str(), g->stages().size(), g->edges().size(), rg.size(),

@@ -101,7 +101,7 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
                         "waiting",
                         info.from.c_str(), info.to.c_str(),
                         *ec.allow_cycle ? "allow_cycle edge"
-                                        : "consumer on the producer's reactor");
+                                        : "consumer on the producer's reactor or thread");
             edge_sink*& sink = producer[static_cast<std::size_t>(e.queue)];
             if (e.kind->shared != sharing::by_output || !sink) sink = q.add_producer(e.wait);
             if (!sink)

@@ -155,6 +155,28 @@ void planner::reactors(const topology::machine& m) {
     for (auto& r : _p.reactors)
         used.insert(r.cpu);
     _p.oversubscribed = used.size() < _p.reactors.size();
+    // Reactors on one CPU run cooperatively on the first one's lcore thread: busy-polling
+    // threads that the OS time-slices burn their slices on empty polls and leave their
+    // queues unserved for milliseconds. A reactor there never sleeps (it would stop the
+    // others on its thread): adaptive becomes pause.
+    for (unsigned i = 0; i < _p.reactors.size(); ++i) {
+        reactor_plan& r = _p.reactors[i];
+        r.thread = i;
+        for (unsigned j = 0; j < i; ++j)
+            if (_p.reactors[j].cpu == r.cpu) {
+                r.thread = j;
+                break;
+            }
+    }
+    for (unsigned i = 0; i < _p.reactors.size(); ++i) {
+        reactor_plan& r = _p.reactors[i];
+        const bool shared = r.thread != i || std::any_of(_p.reactors.begin(), _p.reactors.end(),
+                                                         [&](const reactor_plan& o) {
+                                                             return &o != &r && o.cpu == r.cpu;
+                                                         });
+        if (shared && r.cfg.idle == sched::idle_policy::adaptive)
+            r.cfg.idle = sched::idle_policy::pause;
+    }
     if (_cfg.eal.control_cpu.given()) {
         if (!exists(*_cfg.eal.control_cpu))
             fail(_cfg.eal.control_cpu.at,
@@ -277,11 +299,15 @@ void planner::edge(std::size_t i, std::map<std::pair<unsigned, std::string>, uns
     }
 
     const bool bp = *ec.overflow == overflow_policy::backpressure;
-    const bool same = _p.stage_reactor[e.from] == _p.stage_reactor[e.to];
+    const unsigned rf = _p.stage_reactor[e.from], rt = _p.stage_reactor[e.to];
+    const bool same = rf == rt;
+    const bool same_thread = same || (rf < _p.reactors.size() && rt < _p.reactors.size() &&
+                                      _p.reactors[rf].thread == _p.reactors[rt].thread);
     // Backpressure waits for the consumer to make room; that wait can never end when
-    // the consumer runs on the producer's own reactor, and a cycle of waiting edges
-    // across reactors can deadlock. There a full queue drops (counted as queue_full).
-    e.wait = bp && !*ec.allow_cycle && !same;
+    // the consumer runs on the producer's own reactor or thread (reactors sharing a
+    // CPU), and a cycle of waiting edges across reactors can deadlock. There a full
+    // queue drops (counted as queue_full).
+    e.wait = bp && !*ec.allow_cycle && !same_thread;
     // A direct call around a cycle would recurse without bound: a queue breaks the loop.
     e.direct = !e.kind->always_queued && same && !*ec.allow_cycle;
     if (!e.direct) {
@@ -455,8 +481,10 @@ result<plan> make_plan(const config& cfg, const registry& reg) {
 result<plan> plan_graph(const config& cfg, const registry& reg, std::vector<unsigned> stage_reactor,
                         unsigned reactors) {
     plan p;
-    for (unsigned i = 0; i < std::max(reactors, 1u); ++i)
+    for (unsigned i = 0; i < std::max(reactors, 1u); ++i) {
         p.reactors.push_back({"r" + std::to_string(i), std::to_string(i)});
+        p.reactors.back().thread = i; // no placement: a thread each
+    }
     p.stage_reactor = std::move(stage_reactor);
     p.stage_reactor.resize(cfg.stages.size(), 0);
     planner b(cfg, reg, p);
@@ -479,15 +507,18 @@ std::string plan::describe(const config& cfg) const {
     o += "reactors (EAL --lcores " + eal_lcores + "; control thread on lcore " +
          std::to_string(main_lcore) + ", CPU " + std::to_string(main_cpu) + ")" +
          (oversubscribed ? " — oversubscribed: " + std::to_string(reactors.size()) +
-                               " reactors share " + std::to_string(cpus.size()) + " CPUs"
+                               " reactors share " + std::to_string(cpus.size()) +
+                               " CPUs; reactors on one CPU run in turns on one thread"
                          : "") +
          "\n";
     char line[256];
     for (unsigned r = 0; r < reactors.size(); ++r) {
         const auto& rp = reactors[r];
-        std::snprintf(line, sizeof line, "  %-10s lcore %-3u cpu %-3d %s, idle %s\n",
+        std::snprintf(line, sizeof line, "  %-10s lcore %-3u cpu %-3d %s, idle %s%s%s\n",
                       rp.name.c_str(), rp.lcore, rp.cpu, sched::to_string(rp.cfg.discipline.kind),
-                      sched::to_string(rp.cfg.idle));
+                      sched::to_string(rp.cfg.idle),
+                      rp.thread != r ? ", runs on the thread of " : "",
+                      rp.thread != r ? reactors[rp.thread].name.c_str() : "");
         o += line;
         std::string st;
         for (unsigned i = 0; i < cfg.stages.size(); ++i)

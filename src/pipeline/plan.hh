@@ -32,6 +32,10 @@ struct reactor_plan {
     std::string id;     ///< how stages and timers may name it besides its name
     unsigned lcore = 0; ///< EAL lcore id
     int cpu = -1;       ///< the CPU the lcore is pinned to
+    /// Index of the reactor whose lcore thread runs this one. Reactors placed on one CPU
+    /// share one thread and run in turns (a round each), instead of as threads the OS
+    /// time-slices: the first of them leads; a reactor alone on its CPU leads itself.
+    unsigned thread = 0;
     sched::reactor_config cfg;
 };
 

@@ -10,10 +10,25 @@
 namespace pk::sched::dpdk {
 
 namespace {
-int reactor_main(void* arg) {
-    static_cast<reactor*>(arg)->run();
+
+/// What each lcore's thread runs: its reactors, in turns. Written by launch_shared() on
+/// the main lcore before the remote launch, read by that lcore only while it runs.
+std::vector<reactor*> runs[RTE_MAX_LCORE];
+
+int lcore_main(void* arg) {
+    auto& rs = *static_cast<std::vector<reactor*>*>(arg);
+    if (rs.size() == 1) {
+        rs[0]->run();
+        return 0;
+    }
+    for (bool any = true; any;) {
+        any = false;
+        for (reactor* r : rs)
+            any |= r->run_once();
+    }
     return 0;
 }
+
 } // namespace
 
 status launch(reactor_group& g, std::span<const unsigned> reactors,
@@ -23,12 +38,34 @@ status launch(reactor_group& g, std::span<const unsigned> reactors,
                           "sched::dpdk::launch: " + std::to_string(reactors.size()) +
                               " reactors for " + std::to_string(lcores.size()) +
                               " lcores (need one lcore each)");
+    std::vector<std::vector<unsigned>> shared;
+    for (unsigned r : reactors)
+        shared.push_back({r});
+    return launch_shared(g, shared, lcores);
+}
+
+status launch_shared(reactor_group& g, std::span<const std::vector<unsigned>> shared,
+                     std::span<const unsigned> lcores) {
+    if (shared.size() != lcores.size())
+        return make_error(errc::invalid_argument,
+                          "sched::dpdk::launch: " + std::to_string(shared.size()) +
+                              " reactor sets for " + std::to_string(lcores.size()) + " lcores");
     const unsigned main = rte_get_main_lcore();
+    std::vector<int> seen(g.size(), 0);
     for (std::size_t i = 0; i < lcores.size(); ++i) {
         const unsigned l = lcores[i];
-        if (reactors[i] >= g.size())
+        if (shared[i].empty())
             return make_error(errc::invalid_argument,
-                              "sched::dpdk::launch: no reactor " + std::to_string(reactors[i]));
+                              "sched::dpdk::launch: no reactor for lcore " + std::to_string(l));
+        for (unsigned r : shared[i]) {
+            if (r >= g.size())
+                return make_error(errc::invalid_argument,
+                                  "sched::dpdk::launch: no reactor " + std::to_string(r));
+            if (seen[r]++)
+                return make_error(errc::invalid_argument, "sched::dpdk::launch: reactor " +
+                                                              std::to_string(r) +
+                                                              " is given to two lcores");
+        }
         if (l >= RTE_MAX_LCORE || !rte_lcore_is_enabled(l) || l == main)
             return make_error(
                 errc::invalid_argument,
@@ -40,10 +77,15 @@ status launch(reactor_group& g, std::span<const unsigned> reactors,
                               "sched::dpdk::launch: lcore " + std::to_string(l) + " is busy");
     }
     for (std::size_t i = 0; i < lcores.size(); ++i) {
-        const int rc = rte_eal_remote_launch(reactor_main, &g[reactors[i]], lcores[i]);
+        std::vector<reactor*>& rs = runs[lcores[i]];
+        rs.clear();
+        for (unsigned r : shared[i])
+            rs.push_back(&g[r]);
+        const int rc = rte_eal_remote_launch(lcore_main, &rs, lcores[i]);
         if (rc != 0) {
             for (std::size_t j = 0; j < i; ++j)
-                g[reactors[j]].request_stop();
+                for (unsigned r : shared[j])
+                    g[r].request_stop();
             wait(lcores.first(i));
             return make_error(errc::dpdk, "sched::dpdk::launch: rte_eal_remote_launch on lcore " +
                                               std::to_string(lcores[i]) +

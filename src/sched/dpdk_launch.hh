@@ -18,6 +18,12 @@ namespace pk::sched::dpdk {
 /// if an lcore is not an enabled worker in WAIT state, or the spans differ in size.
 status launch(reactor_group& g, std::span<const unsigned> reactors,
               std::span<const unsigned> lcores);
+/// Launches several reactors per lcore: the thread of `lcores[i]` runs the reactors
+/// `shared[i]` in turns (one round each, in order) until every one has exited — how
+/// reactors placed on one CPU share it without the OS time-slicing them. A reactor there
+/// must not use the adaptive idle policy (its sleep would stop the others).
+status launch_shared(reactor_group& g, std::span<const std::vector<unsigned>> shared,
+                     std::span<const unsigned> lcores);
 /// Reactor i on lcores[i] for every reactor of the group.
 status launch(reactor_group& g, std::span<const unsigned> lcores);
 /// Waits for the given lcores to return (after request_stop).

@@ -115,3 +115,55 @@ TEST(plan, more_reactors_than_cpus_share_them_and_say_so) {
     const std::string d = p->describe(g_cfg);
     EXPECT_NE(d.find("oversubscribed: 3 reactors share 2 CPUs"), std::string::npos) << d;
 }
+
+TEST(plan, reactors_on_one_cpu_share_the_first_ones_thread) {
+    // a, b, c on CPU 1, d alone on CPU 2: b and c run in turns on a's lcore thread; a
+    // reactor on a shared thread never sleeps (adaptive becomes pause), d keeps its own.
+    auto p = plan_of(std::string("reactors:\n"
+                                 "  - {name: a, lcore: 1, cpu: 1, idle: adaptive}\n"
+                                 "  - {name: d, lcore: 4, cpu: 2, idle: adaptive}\n"
+                                 "  - {name: b, lcore: 2, cpu: 1, idle: adaptive}\n"
+                                 "  - {name: c, lcore: 3, cpu: 1, idle: busy}\n") +
+                         stages,
+                     machine(4));
+    ASSERT_TRUE(p) << p.err().message;
+    ASSERT_EQ(p->reactors.size(), 4u);
+    EXPECT_EQ(p->reactors[0].thread, 0u);
+    EXPECT_EQ(p->reactors[1].thread, 1u);
+    EXPECT_EQ(p->reactors[2].thread, 0u);
+    EXPECT_EQ(p->reactors[3].thread, 0u);
+    EXPECT_EQ(p->reactors[0].cfg.idle, pk::sched::idle_policy::pause);
+    EXPECT_EQ(p->reactors[1].cfg.idle, pk::sched::idle_policy::adaptive);
+    EXPECT_EQ(p->reactors[2].cfg.idle, pk::sched::idle_policy::pause);
+    EXPECT_EQ(p->reactors[3].cfg.idle, pk::sched::idle_policy::busy);
+    const std::string d = p->describe(g_cfg);
+    EXPECT_NE(d.find("runs on the thread of a"), std::string::npos) << d;
+    EXPECT_NE(d.find("run in turns on one thread"), std::string::npos) << d;
+}
+
+TEST(plan, backpressure_never_waits_for_a_reactor_on_the_same_thread) {
+    // b shares a's CPU (one thread): a waiting push from a to b could never end, so that
+    // edge drops when full; the edge to c (its own CPU) waits.
+    auto p = plan_of("reactors:\n"
+                     "  - {name: a, lcore: 1, cpu: 1}\n"
+                     "  - {name: b, lcore: 2, cpu: 1}\n"
+                     "  - {name: c, lcore: 3, cpu: 2}\n"
+                     "stages:\n"
+                     "  - {name: g, type: generator, reactor: a}\n"
+                     "  - {name: p, type: publish, reactor: a}\n"
+                     "  - {name: s1, type: subscribe, reactor: b}\n"
+                     "  - {name: d1, type: drop, reactor: b}\n"
+                     "  - {name: s2, type: subscribe, reactor: c}\n"
+                     "  - {name: d2, type: drop, reactor: c}\n"
+                     "edges:\n"
+                     "  - {from: g, to: p}\n"
+                     "  - {from: p, to: s1, queue: pub, overflow: backpressure}\n"
+                     "  - {from: p, to: s2, queue: pub, overflow: backpressure}\n"
+                     "  - {from: s1, to: d1}\n"
+                     "  - {from: s2, to: d2}\n",
+                     machine(4));
+    ASSERT_TRUE(p) << p.err().message;
+    ASSERT_EQ(p->edges.size(), 5u);
+    EXPECT_FALSE(p->edges[1].wait) << "a and b share one thread";
+    EXPECT_TRUE(p->edges[2].wait);
+}
