@@ -1,6 +1,5 @@
 #include "app/lifecycle.hh"
 
-#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -193,18 +192,15 @@ int run(const pipeline::config& cfg, const run_options& opt) {
     }
 
     // Reactors placed on one CPU run in turns on the lcore of the first of them.
-    std::vector<std::vector<unsigned>> shared;
+    std::vector<std::vector<unsigned>> by_lead(plan->reactors.size()), shared;
     std::vector<unsigned> leads;
-    for (unsigned i = 0; i < plan->reactors.size(); ++i) {
-        const unsigned t = plan->reactors[i].thread;
-        if (t == i) {
+    for (unsigned i = 0; i < plan->reactors.size(); ++i)
+        by_lead[plan->reactors[i].thread].push_back(i);
+    for (unsigned i = 0; i < plan->reactors.size(); ++i)
+        if (!by_lead[i].empty()) {
             leads.push_back(plan->reactors[i].lcore);
-            shared.push_back({i});
-        } else {
-            const auto at = std::find(leads.begin(), leads.end(), plan->reactors[t].lcore);
-            shared[static_cast<std::size_t>(at - leads.begin())].push_back(i);
+            shared.push_back(std::move(by_lead[i]));
         }
-    }
     if (auto s = sched::dpdk::launch_shared(rg, shared, leads); !s)
         return fail(s.err(), "cannot launch the reactors");
     PK_INFO("pipeline", "'%s' running: %zu stages, %zu edges, %u reactors (--lcores %s)",

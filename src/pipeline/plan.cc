@@ -159,22 +159,15 @@ void planner::reactors(const topology::machine& m) {
     // threads that the OS time-slices burn their slices on empty polls and leave their
     // queues unserved for milliseconds. A reactor there never sleeps (it would stop the
     // others on its thread): adaptive becomes pause.
+    std::map<int, unsigned> lead; // CPU → the first reactor placed on it
+    std::map<int, unsigned> on_cpu;
     for (unsigned i = 0; i < _p.reactors.size(); ++i) {
-        reactor_plan& r = _p.reactors[i];
-        r.thread = i;
-        for (unsigned j = 0; j < i; ++j)
-            if (_p.reactors[j].cpu == r.cpu) {
-                r.thread = j;
-                break;
-            }
+        lead.emplace(_p.reactors[i].cpu, i);
+        ++on_cpu[_p.reactors[i].cpu];
     }
-    for (unsigned i = 0; i < _p.reactors.size(); ++i) {
-        reactor_plan& r = _p.reactors[i];
-        const bool shared = r.thread != i || std::any_of(_p.reactors.begin(), _p.reactors.end(),
-                                                         [&](const reactor_plan& o) {
-                                                             return &o != &r && o.cpu == r.cpu;
-                                                         });
-        if (shared && r.cfg.idle == sched::idle_policy::adaptive)
+    for (reactor_plan& r : _p.reactors) {
+        r.thread = lead[r.cpu];
+        if (on_cpu[r.cpu] > 1 && r.cfg.idle == sched::idle_policy::adaptive)
             r.cfg.idle = sched::idle_policy::pause;
     }
     if (_cfg.eal.control_cpu.given()) {
