@@ -463,7 +463,7 @@ void reactor::advance_stop() noexcept {
         _fin_sent = true;
     }
     if (_fin_received < _count - 1 || _backlog_total != 0) return;
-    // All peers are done sending; drain what is left locally (self-link, woken tasks).
+    // All peers are done sending; drain what is left locally (self-mailbox, woken tasks).
     while (poll_mq() != 0) {
     }
     sweep();
