@@ -59,7 +59,7 @@ test: build
 	  python3 tests/summarize.py $(BUILD) || rc=1; exit $$rc
 
 # Every microbenchmark, ours beside DPDK's (one process, one run), then the ratios.
-BENCH_ARGS ?= --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true --benchmark_min_time=0.2
+BENCH_ARGS ?= --benchmark_repetitions=10 --benchmark_enable_random_interleaving=true --benchmark_min_time=0.1
 bench: build
 	$(BUILD)/perf/pktkernel-bench --benchmark_counters_tabular=true $(BENCH_ARGS) \
 	  --benchmark_out=$(BUILD)/bench.json --benchmark_out_format=json

@@ -6,8 +6,14 @@
       --benchmark_out=bench.json --benchmark_out_format=json
   python3 perf/ratios.py bench.json [--markdown]
 
-Both sides of a ratio come from the same process and run (medians over interleaved
-repetitions), which is what to compare on a shared, noisy machine. A JSON written with
+Both sides of a ratio come from the same process and run (interleaved repetitions),
+which is what to compare on a shared, noisy machine. The machines we measure on have
+long fast and slow phases (2-4x for tens of seconds), so a ratio of two medians can
+compare one side's fast phase with the other's slow one. Every repetition records when
+it ran (counter `at_s`); each repetition is paired with the other side's repetition
+nearest in time, and the ratio printed is the median of those paired ratios (both
+directions). The values printed are plain medians. Without `at_s` (older files) the
+ratio is the ratio of the medians. A JSON written with
 --benchmark_report_aggregates_only has no per-repetition rows: its `median` rows are
 used then. Prints PASS/MISS per target and exits 1 when a target is missed or a
 benchmark it names is missing.
@@ -69,6 +75,25 @@ def med(runs, name, key):
     return statistics.median(vals) if vals else None
 
 
+def paired(runs, ours, ref, key):
+    """Median of ours/ref over repetitions paired with the other side's nearest in time,
+    or None when the repetitions carry no `at_s`."""
+    a = [(b["at_s"], b[key]) for b in runs.get(ours, []) if key in b and "at_s" in b]
+    r = [(b["at_s"], b[key]) for b in runs.get(ref, []) if key in b and "at_s" in b]
+    if not a or not r:
+        return None
+    ratios = []
+    for t, v in a:
+        w = min(r, key=lambda x: abs(x[0] - t))[1]
+        if w:
+            ratios.append(v / w)
+    for t, w in r:
+        v = min(a, key=lambda x: abs(x[0] - t))[1]
+        if w:
+            ratios.append(v / w)
+    return statistics.median(ratios) if ratios else None
+
+
 def main(argv):
     path = argv[1] if len(argv) > 1 and not argv[1].startswith("--") else "bench.json"
     md = "--markdown" in argv
@@ -83,7 +108,12 @@ def main(argv):
                          "missing" if b is None else f"{b / 1e6:.2f} M/s", "-",
                          f">= {target}x" if target else "-", "MISS" if target else ""))
             continue
-        r = a / b
+        if b == 0:  # the reference moved nothing: no ratio, and not a pass
+            ok &= target is None
+            rows.append((ours, f"{a / 1e6:.2f} M/s", ref, "0 M/s", "-",
+                         f">= {target}x" if target else "-", "MISS" if target else ""))
+            continue
+        r = paired(runs, ours, ref, "items_per_second") or a / b
         verdict = "" if target is None else ("PASS" if r >= target else "MISS")
         ok &= target is None or r >= target
         rows.append((ours, f"{a / 1e6:.2f} M/s", ref, f"{b / 1e6:.2f} M/s", f"{r:.2f}x",
@@ -97,7 +127,7 @@ def main(argv):
             rows.append((name, "missing" if v is None else f"{v:.1f} {unit}", ref or "-",
                          "missing", "-", "-", "MISS" if checked else ""))
             continue
-        ratio = v / rv if rv else None
+        ratio = (paired(runs, name, ref, counter) or v / rv) if rv else None
         good = (max_ratio is None or ratio <= max_ratio) and (bound is None or v <= bound)
         ok &= good
         want = " and ".join(x for x in (f"<= {max_ratio}x" if max_ratio is not None else "",

@@ -60,6 +60,7 @@
 #include "../common/pipeline_fixture.hh"
 #include "base/clock.hh"
 #include "pipeline/stage.hh"
+#include "../common/stamp.hh"
 
 namespace {
 
@@ -167,6 +168,7 @@ private:
 
 void report(benchmark::State& st, packet_timer& pt, std::uint64_t cycles, std::uint64_t packets) {
     st.counters["cycles"] = pt.median();
+    pk::bench::stamp(st);
     st.counters["cycles_mean"] =
         static_cast<double>(cycles) / static_cast<double>(packets ? packets : 1);
     st.SetItemsProcessed(static_cast<std::int64_t>(packets));

@@ -48,6 +48,7 @@
 #include "pipeline/stage.hh"
 #include "queue/link.hh"
 #include "queue/mpsc.hh"
+#include "../common/stamp.hh"
 
 namespace {
 
@@ -85,6 +86,9 @@ struct stop_flag {
 static_assert(sizeof(stop_flag) == pk::destructive_interference);
 
 /// A producer thread on CPU 0, an EAL non-EAL lcore while it runs (mempool caches).
+/// The constructor returns once the thread runs on its CPU, so the consumer's timed loop
+/// never starts against a producer that does not exist yet (a short repetition could
+/// otherwise end with nothing produced).
 class producer_thread {
 public:
     template <typename F>
@@ -92,9 +96,13 @@ public:
         : _stop(stop), _t([f = std::move(f), this]() mutable {
               pin_self(producer_cpu);
               const bool reg = rte_thread_register() == 0;
+              _started.store(true, std::memory_order_release);
               f(_stop);
               if (reg) rte_thread_unregister();
-          }) {}
+          }) {
+        while (!_started.load(std::memory_order_acquire))
+            std::this_thread::yield();
+    }
     ~producer_thread() { join(); }
     void join() {
         _stop.store(true, std::memory_order_relaxed);
@@ -103,6 +111,7 @@ public:
 
 private:
     std::atomic<bool>& _stop;
+    std::atomic<bool> _started{false};
     std::thread _t;
 };
 
@@ -136,6 +145,7 @@ void report(benchmark::State& state, std::uint64_t items,
             std::chrono::steady_clock::time_point t0) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     state.counters["items_per_second"] = benchmark::Counter(s > 0 ? double(items) / s : 0.0);
+    pk::bench::stamp(state);
 }
 
 template <typename Pop>

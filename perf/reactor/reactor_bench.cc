@@ -31,6 +31,7 @@
 #include "base/clock.hh"
 #include "sched/dpdk_launch.hh"
 #include "sched/sched.hh"
+#include "../common/stamp.hh"
 
 namespace {
 
@@ -78,6 +79,7 @@ void reactor_empty_round(benchmark::State& st) {
     }
     const std::uint64_t c1 = pk::tsc::now();
     st.counters["cycles"] = bt.median_per_item(batch);
+    pk::bench::stamp(st);
     st.counters["cycles_mean"] = static_cast<double>(c1 - c0) / static_cast<double>(n ? n : 1);
     st.SetItemsProcessed(static_cast<std::int64_t>(r.counters().rounds.load() - 10000));
 }
@@ -145,6 +147,7 @@ void reactor_idle_round(benchmark::State& st) {
         bt.tick();
     }
     st.counters["cycles"] = bt.median_per_item(batch);
+    pk::bench::stamp(st);
     st.SetItemsProcessed(static_cast<std::int64_t>(w.counters().rounds.load() - r0));
 }
 BENCHMARK(reactor_idle_round)->Name("reactor_idle_round/pktkernel");
@@ -195,6 +198,7 @@ void dpdk_idle_loop(benchmark::State& st) {
         }
         benchmark::DoNotOptimize(acc);
         st.counters["cycles"] = bt.median_per_item(batch);
+    pk::bench::stamp(st);
         st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
         rte_eth_dev_stop(port);
     }
@@ -237,6 +241,7 @@ void report_rtt(benchmark::State& st, std::vector<std::uint64_t>& rtt, std::uint
         med = static_cast<double>(rtt[rtt.size() / 2]);
     }
     st.counters["cycles"] = med;
+    pk::bench::stamp(st);
     st.counters["rtt_ns"] = pk::tsc::to_ns(static_cast<std::uint64_t>(med));
     st.counters["rtt_mean_ns"] = pk::tsc::to_ns(total) / static_cast<double>(n ? n : 1);
     st.SetItemsProcessed(static_cast<std::int64_t>(n));
@@ -378,6 +383,7 @@ void reactor_spawn(benchmark::State& st) {
     const std::uint64_t c1 = pk::tsc::now();
     if (bad) st.SkipWithError("task did not complete in its round");
     st.counters["cycles"] = bt.median_per_item(batch);
+    pk::bench::stamp(st);
     st.counters["cycles_mean"] = static_cast<double>(c1 - c0) / static_cast<double>(n ? n : 1);
     st.SetItemsProcessed(static_cast<std::int64_t>(n));
 }

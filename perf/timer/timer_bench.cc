@@ -35,6 +35,7 @@
 
 #include "base/clock.hh"
 #include "timer/wheel.hh"
+#include "../common/stamp.hh"
 
 namespace {
 
@@ -78,6 +79,7 @@ std::uint32_t batch_of(std::uint32_t n) {
 void report(benchmark::State& st, std::uint64_t ops, std::uint64_t cycles) {
     const double s = static_cast<double>(cycles) / static_cast<double>(tsc_hz());
     st.counters["items_per_second"] = s > 0 ? static_cast<double>(ops) / s : 0.0;
+    pk::bench::stamp(st);
     st.counters["ns_per_op"] = ops > 0 ? s * 1e9 / static_cast<double>(ops) : 0.0;
 }
 

@@ -62,8 +62,8 @@ inline void copy_in(T* slots, std::size_t cap, std::size_t first, const T* src,
                     std::size_t n) noexcept(std::is_nothrow_copy_constructible_v<T>) {
     const std::size_t part = n < cap - first ? n : cap - first;
     if constexpr (std::is_trivially_copyable_v<T>) {
-        std::memcpy(static_cast<void*>(slots + first), src, part * sizeof(T));
-        std::memcpy(static_cast<void*>(slots), src + part, (n - part) * sizeof(T));
+        for (std::size_t i = 0; i < part; ++i) slots[first + i] = src[i];
+        for (std::size_t i = part; i < n; ++i) slots[i - part] = src[i];
     } else {
         for (std::size_t i = 0; i < part; ++i)
             ::new (slots + first + i) T(src[i]);
@@ -78,8 +78,8 @@ template <typename T>
 inline void move_out(T* slots, std::size_t cap, std::size_t first, T* dst, std::size_t n) noexcept {
     const std::size_t part = n < cap - first ? n : cap - first;
     if constexpr (std::is_trivially_copyable_v<T>) {
-        std::memcpy(static_cast<void*>(dst), slots + first, part * sizeof(T));
-        std::memcpy(static_cast<void*>(dst + part), slots, (n - part) * sizeof(T));
+        for (std::size_t i = 0; i < part; ++i) dst[i] = slots[first + i];
+        for (std::size_t i = part; i < n; ++i) dst[i] = slots[i - part];
     } else {
         for (std::size_t i = 0; i < part; ++i) {
             dst[i] = std::move(slots[first + i]);

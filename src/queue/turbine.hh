@@ -70,6 +70,11 @@ public:
         std::size_t max_subscribers = 16;
         release_fn on_release = nullptr;
         void* release_ctx = nullptr;
+        /// The producer looks for slots every cursor has passed (and releases them)
+        /// once this many are held, not only when the ring is full: small release runs
+        /// keep the released objects hot (for mbufs: in the mempool's per-lcore cache,
+        /// which a ring's worth of frees would overflow). Capped at capacity / 2.
+        std::size_t release_batch = 64;
         std::size_t initial_index = 0; ///< tests: start counters near SIZE_MAX
     };
 
@@ -143,6 +148,7 @@ private:
     alignas(destructive_interference) std::size_t _h;
     std::size_t _cached_min;
     std::size_t _released;
+    std::size_t _reclaim_at; ///< release once this many slots are held (options)
     std::atomic<std::uint64_t> _dropped{0};
     std::atomic<std::uint64_t> _evictions{0};
     std::atomic<std::uint64_t> _released_total{0};
@@ -240,7 +246,10 @@ template <typename T>
 turbine<T>::turbine(std::size_t capacity, options o)
     : _slots((detail::require_pow2(capacity, "pk::queue::turbine"), capacity)), _capacity(capacity),
       _mask(capacity - 1), _opt(o), _curs(new cursor_rec[o.max_subscribers]), _h(o.initial_index),
-      _cached_min(o.initial_index), _released(o.initial_index) {
+      _cached_min(o.initial_index), _released(o.initial_index),
+      _reclaim_at(o.release_batch == 0 || o.release_batch > capacity / 2
+                      ? (capacity > 1 ? capacity / 2 : 1)
+                      : o.release_batch) {
     _pub.head.store(_h, std::memory_order_relaxed);
     _released_pub.store(_h, std::memory_order_relaxed);
 }
@@ -358,7 +367,7 @@ template <typename T>
 std::size_t turbine<T>::push_burst(const T* items, std::size_t n) noexcept {
     if (PK_UNLIKELY(_pending.load(std::memory_order_relaxed) != 0)) activate_pending();
     std::size_t free = _capacity - (_h - _cached_min);
-    if (free < n) {
+    if (free < n || _capacity - free >= _reclaim_at) {
         refresh_and_reclaim();
         free = _capacity - (_h - _cached_min);
         if (free < n && _opt.policy == slow_policy::evict) {

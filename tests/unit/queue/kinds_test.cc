@@ -162,6 +162,46 @@ TEST(turbine, backpressure_gates_on_slowest_and_releases_on_wrap) {
     EXPECT_EQ(out[3], 15u);
 }
 
+TEST(turbine, releases_in_batches_long_before_the_ring_is_full) {
+    release_log log;
+    auto o = opts(log, slow_policy::backpressure);
+    o.release_batch = 8;
+    pq::turbine<std::uint64_t> t(64, o);
+    auto s = t.subscribe();
+    t.service();
+    std::uint64_t in[4], out[4], next = 0;
+    for (int round = 0; round < 10; ++round) { // 40 items through a 64-slot ring
+        for (auto& v : in)
+            v = next++;
+        ASSERT_EQ(t.push_burst(in, 4), 4u);
+        ASSERT_EQ(s.pop_burst(out, 4), 4u);
+    }
+    // Never full, yet the producer released what the cursor had passed once 8 were
+    // held: at most one batch plus the last burst is still held.
+    EXPECT_GE(log.released.size(), 40u - 8u - 4u);
+    EXPECT_LE(t.size(), 8u + 4u);
+    for (std::size_t i = 0; i < log.released.size(); ++i)
+        ASSERT_EQ(log.released[i], i); // in order, exactly once
+    pq::turbine<std::uint64_t> lazy(64, [&] {
+        auto l = opts(log, slow_policy::backpressure);
+        l.release_batch = 1000; // above capacity / 2: capped there
+        return l;
+    }());
+    auto s2 = lazy.subscribe();
+    lazy.service();
+    for (int i = 0; i < 8; ++i) {
+        for (auto& v : in)
+            v = next++;
+        ASSERT_EQ(lazy.push_burst(in, 4), 4u);
+        ASSERT_EQ(s2.pop_burst(out, 4), 4u);
+    }
+    EXPECT_EQ(lazy.size(), 32u); // 32 held: not yet capacity / 2 at any push
+    for (auto& v : in)
+        v = next++;
+    ASSERT_EQ(lazy.push_burst(in, 4), 4u); // 32 held at this push: released first
+    EXPECT_EQ(lazy.size(), 4u);
+}
+
 TEST(turbine, drop_newest_counts_refused_items) {
     release_log log;
     pq::turbine<std::uint64_t> t(4, opts(log, slow_policy::drop_newest));
