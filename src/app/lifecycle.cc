@@ -14,6 +14,7 @@
 #include "metrics/http.hh"
 #include "metrics/registry.hh"
 #include "net/eal.hh"
+#include "net/pci.hh"
 #include "net/port.hh"
 #include "pipeline/graph.hh"
 #include "pipeline/plan.hh"
@@ -49,7 +50,27 @@ net::eal_config eal_of(const pipeline::config& cfg, const pipeline::plan& p,
     ec.extra.push_back("--main-lcore=" + std::to_string(p.main_lcore));
     ec.extra.insert(ec.extra.end(), opt.eal_args.begin(), opt.eal_args.end());
     ec.log_level = log::get_level();
+    // PCI ports go to EAL's allow list (devargs with them); --no-pci only without any.
+    for (const auto& port : cfg.ports)
+        if (auto pci = net::parse_pci(*port.device)) {
+            ec.pci = true;
+            ec.allow.push_back(pci->allow());
+        }
     return ec;
+}
+
+/// Every PCI port's function exists and is bound to a driver DPDK can use — checked on
+/// sysfs before EAL starts, so a wrong binding is a config-time refusal (exit 2), not
+/// an EAL probe failure.
+status check_devices(const pipeline::config& cfg) {
+    for (const auto& port : cfg.ports) {
+        auto pci = net::parse_pci(*port.device);
+        if (!pci) continue;
+        if (auto st = net::check_pci_binding(*pci, "port '" + *port.name + "'"); !st)
+            return make_error(errc::invalid_argument,
+                              pipeline::format(cfg.error_at(port.device.at, st.err().message)));
+    }
+    return {};
 }
 
 /// One line a second: packet rates in and out, losses, what is queued, the busiest
@@ -147,6 +168,7 @@ void stop(pipeline::graph& g, pipeline::pollers& pl, sched::reactor_group& rg,
 int check(const pipeline::config& cfg) {
     auto plan = pipeline::make_plan(cfg, pipeline::registry::global());
     if (!plan) return fail(plan.err(), "plan");
+    if (auto st = check_devices(cfg); !st) return fail(st.err());
     std::fputs(plan->describe(cfg).c_str(), stdout);
     std::printf("%s: ok\n", cfg.file.c_str());
     return 0;
@@ -155,6 +177,7 @@ int check(const pipeline::config& cfg) {
 int run(const pipeline::config& cfg, const run_options& opt) {
     auto plan = pipeline::make_plan(cfg, pipeline::registry::global());
     if (!plan) return fail(plan.err(), "plan");
+    if (auto st = check_devices(cfg); !st) return fail(st.err());
     auto eal = net::eal_session::start(eal_of(cfg, *plan, opt));
     if (!eal) return fail(eal.err());
     PK_INFO("pipeline", "plan:\n%s", plan->describe(cfg).c_str());

@@ -12,6 +12,7 @@
 #include <rte_mempool.h>
 
 #include "base/log.hh"
+#include "net/pci.hh"
 
 namespace pk::net {
 namespace {
@@ -71,6 +72,7 @@ std::uint32_t pow2_minus1(std::uint64_t n) {
 } // namespace
 
 std::string device_name(const std::string& spec) {
+    if (auto pci = parse_pci(spec)) return pci->address; // DPDK names PCI ethdevs so
     return spec.substr(0, spec.find(','));
 }
 
@@ -225,7 +227,9 @@ result<std::unique_ptr<port>> port::open(const port_config& cfg, mempool_set* po
             return make_error(errc::not_found,
                               "port " + nm + ": no such device (available:" +
                                   (avail.empty() ? std::string(" none") : avail) +
-                                  "); PCI devices need eal.pci and a bound driver");
+                                  "); a PCI device must be bound to vfio-pci (dpdk-devbind.py "
+                                  "--bind=vfio-pci " +
+                                  nm + ") and named by its address in the config");
         }
         std::string args = comma == std::string::npos ? "" : cfg.device.substr(comma + 1);
         rc = rte_vdev_init(nm.c_str(), args.c_str());

@@ -324,7 +324,8 @@ std::string describe_ports();
 /// Every ethdev's counters, one line each.
 std::string ports_stats();
 
-/// "net_ring0" → "net_ring0"; "net_pcap0,rx_pcap=a" → "net_pcap0".
+/// "net_ring0" → "net_ring0"; "net_pcap0,rx_pcap=a" → "net_pcap0"; "pci:3b:00.0,k=v" →
+/// "0000:3b:00.0" (the ethdev name DPDK gives a PCI port).
 std::string device_name(const std::string& spec);
 
 } // namespace pk::net

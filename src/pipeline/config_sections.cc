@@ -10,7 +10,9 @@ namespace pk::pipeline::detail {
 
 namespace {
 const std::regex& pci_regex() {
-    static const std::regex re("^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]$");
+    // [pci:][dddd:]bb:dd.f[,key=value...] (net/pci.hh)
+    static const std::regex re("^(pci:)?([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]"
+                               "(,[A-Za-z0-9_-]+=[^,]+)*$");
     return re;
 }
 const std::regex& vdev_regex() {
@@ -26,7 +28,8 @@ void parser::parse_port(const node& n, port_config& p) const {
         const std::string& d = p.device.value;
         if (!std::regex_match(d, pci_regex()) && !std::regex_match(d, vdev_regex()))
             error(p.device.at, "invalid device '" + d +
-                                   "' (a PCI address like 0000:03:00.0, or a vdev like net_ring0, "
+                                   "' (a PCI address like 0000:03:00.0 or pci:0000:03:00.0[,devargs], or a "
+                                   "vdev like net_ring0, "
                                    "net_memif0,role=server,socket=/tmp/x or "
                                    "net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap)");
     }

@@ -6,7 +6,8 @@ CASE is a shipped pipeline name (default, load-balance, publish, subscribe: run 
 few seconds, then the --stats-json totals must balance: received + fanout =
 transmitted + dropped + released + queued, with queued 0 after the graceful stop), or
 `forward-pcap` (forward.yaml over net_pcap: the output capture must be the input with
-MACs swapped, in order), or `bad-config` (exit 2, FILE:LINE:COL, nothing started).
+MACs swapped, in order), `bad-config` (exit 2, FILE:LINE:COL, nothing started), or `pci`
+(a PCI port DPDK cannot drive is refused before EAL, exit 2).
 """
 import json
 import os
@@ -325,6 +326,58 @@ timers:
     print("timer placement by reactor id ok")
 
 
+PCI_YAML = """name: pci
+ports:
+  - name: nic
+    device: "{dev}"
+stages:
+  - {{name: rx, type: port_rx, params: {{port: nic}}}}
+  - {{name: tx, type: port_tx, params: {{port: nic}}}}
+edges:
+  - {{from: rx, to: tx}}
+"""
+
+
+def kernel_bound_nic():
+    """A network-class PCI function bound to a kernel driver on this machine, or None."""
+    base = "/sys/bus/pci/devices"
+    for addr in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        try:
+            cls = open(os.path.join(base, addr, "class")).read().strip()
+            drv = os.path.basename(os.readlink(os.path.join(base, addr, "driver")))
+        except OSError:
+            continue
+        if cls.startswith("0x02") and drv not in ("vfio-pci", "uio_pci_generic", "igb_uio",
+                                                   "mlx5_core", "mlx4_core"):
+            return addr, drv
+    return None
+
+
+def pci(binary, root):
+    """A PCI port that DPDK cannot drive is refused before EAL: exit 2, FILE:LINE:COL,
+    the bind command; both in a run and under --check."""
+    cases = [("0000:ff:1f.7", "no PCI device 0000:ff:1f.7")]
+    nic = kernel_bound_nic()
+    if nic:  # this machine's own NIC, bound to the kernel: never touched, only named
+        cases.append((f"pci:{nic[0]},x=1", f"kernel driver '{nic[1]}'"))
+    else:
+        print("no kernel-bound network function here: only the missing-device case")
+    with tempfile.TemporaryDirectory() as d:
+        yml = os.path.join(d, "pci.yaml")
+        for dev, want in cases:
+            open(yml, "w").write(PCI_YAML.format(dev=dev))
+            for args in (["--config", yml, "--duration", "1"], ["--check", yml]):
+                code, out, err = run(binary, args)
+                assert code == 2, (dev, args, code, out, err)
+                line = err.strip().splitlines()[0]
+                assert line.startswith(yml + ":4:13: port 'nic': "), err
+                assert want in line, (want, line)
+                assert "EAL" not in err and "Mpps" not in out, ("something started", err)
+                print(line)
+            if "kernel driver" in want:
+                assert "dpdk-devbind.py --bind=vfio-pci " + nic[0] in err, err
+
+
 def main():
     binary, root, case = sys.argv[1], sys.argv[2], sys.argv[3]
     if case == "forward-pcap":
@@ -339,6 +392,8 @@ def main():
         metrics(binary, root)
     elif case == "timer-placement":
         timer_placement(binary, root)
+    elif case == "pci":
+        pci(binary, root)
     else:
         s = shipped(binary, root, case)
         print(case, json.dumps(s["totals"]))

@@ -140,7 +140,7 @@ const broken cases[] = {
      "t.yaml:2:12: invalid name 'my.port' (use letters, digits, '_' and '-', starting with a "
      "letter or '_')"},
     {"invalid device", "ports:\n  - {name: p, device: eth0}\n",
-     "t.yaml:2:23: invalid device 'eth0' (a PCI address like 0000:03:00.0, or a vdev like "
+     "t.yaml:2:23: invalid device 'eth0' (a PCI address like 0000:03:00.0 or pci:0000:03:00.0[,devargs], or a vdev like "
      "net_ring0, net_memif0,role=server,socket=/tmp/x or "
      "net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap)"},
     {"unquoted vdev with commas in a flow map",
@@ -417,7 +417,7 @@ metrics: {listen: "localhost"}
         "bad.yaml:8:5: unknown key 'rx_queue' in port (did you mean 'rx_queues'?)",
         "bad.yaml:9:14: 'rx_desc' must be a power of two, got 1000 (e.g. 512 or 1024)",
         "bad.yaml:10:11: duplicate port name 'in' (first defined at 6:11)",
-        "bad.yaml:11:13: invalid device 'eth0' (a PCI address like 0000:03:00.0, or a vdev like "
+        "bad.yaml:11:13: invalid device 'eth0' (a PCI address like 0000:03:00.0 or pci:0000:03:00.0[,devargs], or a vdev like "
         "net_ring0, net_memif0,role=server,socket=/tmp/x or "
         "net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap)",
         "bad.yaml:13:38: invalid discipline 'wieghted' (did you mean 'weighted'? allowed: "
