@@ -124,6 +124,14 @@ result<rte_mempool*> mempool_set::reserve(int socket, unsigned n, unsigned cache
     return (*e)->mp;
 }
 
+std::vector<mempool_set::pool_info> mempool_set::info() const {
+    std::vector<pool_info> v;
+    for (const auto& e : _pools)
+        v.push_back(pool_info{e.mp->name, e.socket, e.size, e.reserved,
+                              rte_mempool_in_use_count(e.mp), e.data_room});
+    return v;
+}
+
 status mempool_set::prepare(int socket, unsigned n, unsigned cache, std::uint16_t data_room) {
     auto e = create(socket, n, cache, data_room);
     if (!e) return std::move(e).err();
@@ -322,8 +330,14 @@ result<std::unique_ptr<port>> port::open(const port_config& cfg, mempool_set* po
     if (rc != 0)
         return make_error(errc::dpdk, "port " + nm + ": descriptor limits: " + dpdk_err(rc));
 
-    int sock = rte_eth_dev_socket_id(p->_id);
-    p->_socket = sock < 0 ? 0 : sock;
+    // Unknown stays unknown (-1, SOCKET_ID_ANY): pools and rings then go on any socket,
+    // and a PCI NIC on a multi-socket machine says so instead of landing on socket 0.
+    p->_socket = rte_eth_dev_socket_id(p->_id) < 0 ? SOCKET_ID_ANY : rte_eth_dev_socket_id(p->_id);
+    if (p->_socket == SOCKET_ID_ANY && rte_socket_count() > 1 && parse_pci(cfg.device))
+        PK_WARN("port", "port %s: the NIC's NUMA node is unknown (sysfs numa_node -1); its "
+                        "pool and rings go on any socket — place reactors on the NIC's node by "
+                        "hand (docs/DEPLOY.md)",
+                nm.c_str());
     port_config sized = cfg;
     sized.rx_desc = p->_rx_desc;
     sized.tx_desc = p->_tx_desc;
@@ -493,7 +507,8 @@ std::string port::describe() const {
     rte_ether_addr a = this->mac();
     rte_ether_format_addr(mac, sizeof(mac), &a);
     std::string s = _name + " (port " + std::to_string(_id) + ", " + _info.driver_name +
-                    ", socket " + std::to_string(_socket) + ", " + mac +
+                    ", socket " + (_socket < 0 ? std::string("unknown") : std::to_string(_socket)) +
+                    ", " + mac +
                     "): " + std::to_string(_cfg.rx_queues) + " rxq x " + std::to_string(_rx_desc) +
                     ", " + std::to_string(_cfg.tx_queues) + " txq x " + std::to_string(_tx_desc) +
                     ", rss " + rss_names(_rss_hf) + ", rx-offloads " + hex64(_rx_off) +

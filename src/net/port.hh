@@ -98,6 +98,18 @@ public:
     std::size_t pool_count() const noexcept { return _pools.size(); }
     rte_mempool* pool(std::size_t i) const noexcept { return _pools[i].mp; }
 
+    /// One pool as --stats-json and the plan show it. `socket` -1: any socket (the
+    /// device's NUMA node is unknown).
+    struct pool_info {
+        std::string name;
+        int socket;
+        unsigned size;      ///< mbufs
+        unsigned reserved;  ///< mbufs the ports that share it sized it for
+        unsigned in_use;    ///< allocated right now (caches included)
+        std::uint16_t data_room;
+    };
+    std::vector<pool_info> info() const;
+
 private:
     struct entry {
         rte_mempool* mp;
@@ -254,6 +266,8 @@ public:
 
     std::uint16_t id() const noexcept { return _id; }
     const std::string& name() const noexcept { return _name; }
+    /// The device's NUMA socket, -1 when DPDK does not know it (virtual devices; NICs
+    /// whose firmware reports no node): its pool and rings are then on any socket.
     int socket() const noexcept { return _socket; }
     const port_config& config() const noexcept { return _cfg; }
     const rte_eth_dev_info& info() const noexcept { return _info; }

@@ -146,7 +146,7 @@ stage* graph::find_stage(std::string_view name) const noexcept {
 }
 
 result<rte_mempool*> graph::mempool(int socket, unsigned mbufs) {
-    return _pools->reserve(socket < 0 ? 0 : socket, mbufs);
+    return _pools->reserve(socket < 0 ? SOCKET_ID_ANY : socket, mbufs);
 }
 
 std::uint64_t graph::queued() const noexcept {

@@ -54,6 +54,8 @@ public:
     stage* find_stage(std::string_view name) const noexcept;
     /// A packet mempool on `socket` (for stages that create packets).
     result<rte_mempool*> mempool(int socket, unsigned mbufs);
+    /// Every packet pool the ports and stages use (control thread).
+    const net::mempool_set& pools() const noexcept { return *_pools; }
 
     // ---- what the runtime places on reactors --------------------------------------------
     const std::vector<std::unique_ptr<stage>>& stages() const noexcept { return _stages; }

@@ -41,9 +41,10 @@ private:
     bool _first = true;
 };
 
-std::string port_json(const std::string& device, const net::port_stats& st) {
+std::string port_json(const std::string& device, int socket, const net::port_stats& st) {
     json_fields f;
     f.str("device", device);
+    f.add("socket", socket); // -1: unknown, pool and rings on any socket
     for (auto [k, v] : {std::pair{"ipackets", st.ipackets},
                         {"opackets", st.opackets},
                         {"ibytes", st.ibytes},
@@ -139,9 +140,22 @@ std::string stats_json(const config& cfg, const plan& p, const graph& g, sched::
     o << "  \"drops_by_reason\": " << by.obj() << ",\n  \"ports\": {";
     for (std::size_t i = 0; i < g.ports().size(); ++i) {
         o << (i ? "," : "") << "\n    \"" << json_escape(*cfg.ports[i].name)
-          << "\": " << port_json(g.ports()[i]->name(), g.ports()[i]->stats());
+          << "\": " << port_json(g.ports()[i]->name(), g.ports()[i]->socket(),
+                                 g.ports()[i]->stats());
     }
-    o << "\n  },\n  \"stages\": {";
+    o << "\n  },\n  \"pools\": [";
+    const auto pools = g.pools().info();
+    for (std::size_t i = 0; i < pools.size(); ++i)
+        o << (i ? "," : "") << "\n    "
+          << json_fields()
+                 .str("name", pools[i].name)
+                 .add("socket", pools[i].socket)
+                 .add("size", pools[i].size)
+                 .add("reserved", pools[i].reserved)
+                 .add("in_use", pools[i].in_use)
+                 .add("data_room", pools[i].data_room)
+                 .obj();
+    o << "\n  ],\n  \"stages\": {";
     for (std::size_t i = 0; i < g.stages().size(); ++i) {
         auto& s = g.stages()[i];
         auto& c = s->counters();

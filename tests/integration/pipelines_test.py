@@ -56,6 +56,13 @@ def shipped(binary, root, name):
         # Every reactor ran.
         for r, v in stats["reactors"].items():
             assert v["rounds"] > 0, (r, v)
+        # No RX ever went without an mbuf, and every port and pool says where it lives.
+        for p, v in stats["ports"].items():
+            assert v["rx_nombuf"] == 0, (name, p, v)
+            assert isinstance(v["socket"], int) and v["socket"] >= -1, (p, v)
+        assert stats["pools"], stats.keys()
+        for pool in stats["pools"]:
+            assert pool["size"] > 0 and 0 <= pool["in_use"] <= pool["size"], pool
         return stats
 
 
