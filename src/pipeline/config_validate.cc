@@ -133,6 +133,20 @@ private:
                                        pos->second->name.value + "' at " +
                                        position(pos->second->device.at) +
                                        " (each port needs its own device)");
+            // A frame of the MTU must fit one mbuf: the stages read headers and payload
+            // as one contiguous segment, so multi-segment (scattered) RX is refused here.
+            const std::uint32_t frame = p.mtu.value + 14 + 4 + 4; // Ethernet, a VLAN tag, FCS
+            const std::uint32_t room = p.mempool.data_room.value > 128
+                                           ? p.mempool.data_room.value - 128 // RTE_PKTMBUF_HEADROOM
+                                           : 0;
+            if (frame > room)
+                error(p.mtu.at.known() ? p.mtu.at : p.mempool.data_room.at,
+                      "mtu " + std::to_string(p.mtu.value) + " needs frames of up to " +
+                          std::to_string(frame) + " bytes, but an mbuf of mempool.data_room " +
+                          std::to_string(p.mempool.data_room.value) + " holds " +
+                          std::to_string(room) + " after its 128-byte headroom; set " +
+                          "mempool.data_room to at least " + std::to_string(frame + 128) +
+                          " (multi-segment packets are not supported) or lower the mtu");
         }
     }
 

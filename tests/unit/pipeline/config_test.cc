@@ -190,6 +190,11 @@ const broken cases[] = {
      "ports:\n  - {name: a, device: \"net_ring0\"}\n  - {name: b, device: \"net_ring0,x=1\"}\n",
      "t.yaml:3:23: device 'net_ring0' is already used by port 'a' at 2:23 (each port needs its "
      "own device)"},
+    {"mtu larger than one mbuf",
+     "ports:\n  - {name: j, device: net_null0, mtu: 9000}\n",
+     "t.yaml:2:39: mtu 9000 needs frames of up to 9022 bytes, but an mbuf of mempool.data_room "
+     "2176 holds 2048 after its 128-byte headroom; set mempool.data_room to at least 9150 "
+     "(multi-segment packets are not supported) or lower the mtu"},
     {"duplicate stage name", "stages:\n  - {name: c, type: count}\n  - {name: c, type: drop}\n",
      "t.yaml:3:12: duplicate stage name 'c' (first defined at 2:12)"},
     {"two reactors on one lcore", "reactors:\n  - {name: a, lcore: 1}\n  - {name: b, lcore: 1}\n",

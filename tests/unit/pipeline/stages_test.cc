@@ -25,6 +25,7 @@
 
 #include "base/clock.hh"
 #include "net/packet.hh"
+#include "net/port.hh"
 #include "pipeline/latency.hh"
 #include "stage_test_util.hh"
 
@@ -1489,6 +1490,51 @@ TEST(Graph, PortTxToPortRxOverNetRing) {
     EXPECT_EQ(t.produced, 200u);
     EXPECT_EQ(t.transmitted, 100u);
     EXPECT_EQ(t.dropped, 100u);
+    EXPECT_TRUE(e.g->stop_ports());
+}
+
+// The NIC's checksum verdicts (ol_flags) on the real ethdev path: net_ring hands the
+// mbufs back as they went in, flags included.
+TEST(PortRx, DropsWhatTheNicFlaggedBadKeepsTheRestInOrder) {
+    env e;
+    ASSERT_EQ(try_build(e, "ports:\n"
+                           "  - {name: loop, device: net_ring_tcksum}\n"
+                           "stages:\n"
+                           "  - {name: rx, type: port_rx, params: {port: loop}}\n"
+                           "  - {name: sink, type: t_collect}\n"
+                           "edges:\n"
+                           "  - {from: rx, to: sink}\n"),
+              "");
+    ASSERT_TRUE(e.g->start_ports());
+    const std::uint64_t flags[] = {
+        RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD, // 0 kept
+        RTE_MBUF_F_RX_IP_CKSUM_BAD,                                // 1 dropped
+        0,                                                         // 2 kept: unknown
+        RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_BAD,  // 3 dropped
+        RTE_MBUF_F_RX_IP_CKSUM_NONE | RTE_MBUF_F_RX_L4_CKSUM_NONE, // 4 kept: not filled in
+        RTE_MBUF_F_RX_IP_CKSUM_GOOD,                               // 5 kept
+    };
+    constexpr std::uint16_t n = sizeof flags / sizeof flags[0];
+    rte_mbuf* b[n];
+    for (std::uint16_t i = 0; i < n; ++i) {
+        pkt_spec s;
+        s.tag = i;
+        b[i] = to_mbuf(make_frame(s));
+        ASSERT_NE(b[i], nullptr);
+        b[i]->ol_flags = flags[i];
+    }
+    const std::uint16_t port = e.g->find_port("loop")->id();
+    ASSERT_EQ(rte_eth_tx_burst(port, 0, b, n), n);
+    while (e["rx"]->poll()) {
+    }
+    EXPECT_EQ(e["rx"]->counters().produced.load(), n);
+    EXPECT_EQ(drops(*e["rx"], "bad_checksum"), 2u);
+    auto& items = e.col("sink").items;
+    ASSERT_EQ(items.size(), 4u);
+    const std::uint32_t want[] = {0, 2, 4, 5};
+    for (std::size_t i = 0; i < items.size(); ++i)
+        EXPECT_EQ(be32(items[i].bytes.data() + 42), want[i]) << "order kept";
+    EXPECT_BALANCED(*e.g);
     EXPECT_TRUE(e.g->stop_ports());
 }
 
