@@ -15,8 +15,10 @@ PACKAGES := build-essential pkg-config python3 meson ninja-build \
             dpdk dpdk-dev libdpdk-dev libhwloc-dev libyaml-cpp-dev libgtest-dev \
             libbenchmark-dev libcivetweb-dev liburing-dev libpcap-dev \
             prometheus python3-matplotlib \
-            socat clang libclang-rt-14-dev procps
-# socat: the console must work with a plain socat client (tested);
+            socat clang libclang-rt-14-dev procps tcpreplay iproute2 ethtool
+# socat: the console must work with a plain socat client (tested), and it is the kernel
+# UDP client of the veth test; tcpreplay, iproute2, ethtool: that test replays a capture
+# into a veth whose peer sits in a namespace it creates (af_packet / af_xdp ports);
 # clang + libclang-rt-14-dev: the libFuzzer target for the packet parser (fuzz suite).
 # procps: pgrep, the perf harness test checks that nothing is left running.
 
