@@ -6,8 +6,9 @@ CASE is a shipped pipeline name (default, load-balance, publish, subscribe: run 
 few seconds, then the --stats-json totals must balance: received + fanout =
 transmitted + dropped + released + queued, with queued 0 after the graceful stop), or
 `forward-pcap` (forward.yaml over net_pcap: the output capture must be the input with
-MACs swapped, in order), `bad-config` (exit 2, FILE:LINE:COL, nothing started), or `pci`
-(a PCI port DPDK cannot drive is refused before EAL, exit 2).
+MACs swapped, in order), `bad-config` (exit 2, FILE:LINE:COL, nothing started), `pci`
+(a PCI port DPDK cannot drive is refused before EAL, exit 2), or `hugepages` (a run with
+`eal: {hugepages: on}`; needs root to reserve and mount them, skipped otherwise).
 """
 import json
 import os
@@ -16,6 +17,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 
 def run(binary, args, timeout=60):
@@ -385,6 +387,83 @@ def pci(binary, root):
                 assert "dpdk-devbind.py --bind=vfio-pci " + nic[0] in err, err
 
 
+HUGE_YAML = """name: huge
+eal: {hugepages: on}
+ports:
+  - {name: loop, device: net_ring_thuge}
+stages:
+  - {name: gen, type: generator, params: {flows: 16, rate_pps: 200000}}
+  - {name: tx, type: port_tx, params: {port: loop}}
+  - {name: rx, type: port_rx, params: {port: loop}}
+  - {name: sink, type: drop}
+edges:
+  - {from: gen, to: tx}
+  - {from: rx, to: sink}
+"""
+
+
+def meminfo(key):
+    for line in open("/proc/meminfo"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def hugepages(binary, root):
+    """`eal: {hugepages: on}`: EAL takes its memory from 2 MiB hugepages (reserved and
+    mounted here when the machine has none, and given back afterwards)."""
+    if os.geteuid() != 0:
+        print("SKIP: reserving hugepages and mounting hugetlbfs needs root")
+        sys.exit(77)
+    nr_path = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+    old_nr = int(open(nr_path).read())
+    mounted = None
+    try:
+        if meminfo("HugePages_Free") < 128:
+            try:
+                open(nr_path, "w").write(str(old_nr + 256))
+            except OSError as e:
+                print(f"SKIP: cannot reserve 2 MiB hugepages here: {e}")
+                sys.exit(77)
+        if meminfo("HugePages_Free") < 128:
+            print(f"SKIP: the kernel gave only {meminfo('HugePages_Free')} free hugepages")
+            sys.exit(77)
+        if not any(l.split()[2] == "hugetlbfs" for l in open("/proc/mounts")):
+            mounted = tempfile.mkdtemp(prefix="pk-huge-")
+            r = subprocess.run(["mount", "-t", "hugetlbfs", "nodev", mounted],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                os.rmdir(mounted)
+                mounted = None
+                print(f"SKIP: cannot mount hugetlbfs: {r.stderr.strip()}")
+                sys.exit(77)
+        free_before = meminfo("HugePages_Free")
+        with tempfile.TemporaryDirectory() as d:
+            yml, js = os.path.join(d, "huge.yaml"), os.path.join(d, "stats.json")
+            open(yml, "w").write(HUGE_YAML)
+            p = subprocess.Popen([binary, "--config", yml, "--duration", "3", "--stats-json", js],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            time.sleep(2)
+            free_during = meminfo("HugePages_Free")
+            out, _ = p.communicate(timeout=30)
+            assert p.returncode == 0, (p.returncode, out)
+            assert "--no-huge" not in out, out
+            assert free_during < free_before, ("no hugepage taken", free_before, free_during)
+            stats = json.load(open(js))
+            check_accounting(stats, "huge")
+            assert stats["stages"]["rx"]["produced"] > 0, stats["stages"]["rx"]
+            print(f"hugepages: {free_before - free_during} x 2 MiB in use while running, "
+                  f"{stats['totals']['in']} packets, account closed")
+    finally:
+        if mounted:
+            subprocess.run(["umount", mounted])
+            os.rmdir(mounted)
+        try:
+            open(nr_path, "w").write(str(old_nr))
+        except OSError:
+            pass
+
+
 def main():
     binary, root, case = sys.argv[1], sys.argv[2], sys.argv[3]
     if case == "forward-pcap":
@@ -401,6 +480,8 @@ def main():
         timer_placement(binary, root)
     elif case == "pci":
         pci(binary, root)
+    elif case == "hugepages":
+        hugepages(binary, root)
     else:
         s = shipped(binary, root, case)
         print(case, json.dumps(s["totals"]))
