@@ -4,12 +4,14 @@
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
 #include "app/commands.hh"
 #include "app/console.hh"
+#include "app/telemetry.hh"
 #include "base/clock.hh"
 #include "metrics/http.hh"
 #include "metrics/registry.hh"
@@ -214,6 +216,10 @@ int run(const pipeline::config& cfg, const run_options& opt) {
         exporter = std::move(*ex);
     }
 
+    // DPDK telemetry (dpdk-telemetry.py): /pktkernel/... next to DPDK's own commands.
+    std::optional<telemetry_binding> tel;
+    tel.emplace(cfg, *plan, *g, rg);
+
     // Reactors placed on one CPU run in turns on the lcore of the first of them.
     std::vector<std::vector<unsigned>> by_lead(plan->reactors.size()), shared;
     std::vector<unsigned> leads;
@@ -257,6 +263,7 @@ int run(const pipeline::config& cfg, const run_options& opt) {
     }
     con.reset(); // closes the control socket: no command may look at a stopping graph
     exporter.reset();
+    tel.reset(); // the telemetry commands answer "no pipeline running" from here on
     mcol = {};
 
     stop(*g, pl, rg, lcores);

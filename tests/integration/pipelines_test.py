@@ -8,7 +8,8 @@ transmitted + dropped + released + queued, with queued 0 after the graceful stop
 `forward-pcap` (forward.yaml over net_pcap: the output capture must be the input with
 MACs swapped, in order), `bad-config` (exit 2, FILE:LINE:COL, nothing started), `pci`
 (a PCI port DPDK cannot drive is refused before EAL, exit 2), or `hugepages` (a run with
-`eal: {hugepages: on}`; needs root to reserve and mount them, skipped otherwise).
+`eal: {hugepages: on}`; needs root to reserve and mount them, skipped otherwise), or
+`telemetry` (/pktkernel/... commands through DPDK's telemetry socket and dpdk-telemetry.py).
 """
 import json
 import os
@@ -464,6 +465,76 @@ def hugepages(binary, root):
             pass
 
 
+def telemetry_query(sock_path, cmd):
+    """One command over DPDK's telemetry socket (SOCK_SEQPACKET, JSON replies)."""
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s.settimeout(5)
+        s.connect(sock_path)
+        json.loads(s.recv(16384).decode())  # the greeting: version, pid, max_output_len
+        s.send(cmd.encode())
+        return json.loads(s.recv(65536).decode())[cmd.split(",")[0]]
+    finally:
+        s.close()
+
+
+def telemetry(binary, root):
+    """DPDK telemetry: /pktkernel/... answers next to DPDK's own commands, over the socket
+    protocol and through dpdk-telemetry.py, while the default pipeline runs."""
+    prefix = f"pktel-test-{os.getpid()}"
+    cfg = open(os.path.join(root, "pipelines", "default.yaml")).read()
+    cfg = re.sub(r"(?m)^eal:\n", f"eal:\n  file_prefix: {prefix}\n", cfg, count=1)
+    assert prefix in cfg, "default.yaml has no eal: section to extend"
+    sock = f"/var/run/dpdk/{prefix}/dpdk_telemetry.v2"
+    with tempfile.TemporaryDirectory() as d:
+        yml = os.path.join(d, "tel.yaml")
+        open(yml, "w").write(cfg)
+        p = subprocess.Popen([binary, "--config", yml, "--duration", "6",
+                              "--metrics", f"127.0.0.1:{free_port()}"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    first = telemetry_query(sock, "/pktkernel/totals")
+                    if first and "error" not in first and first["in"] > 0:  # null: not yet registered
+                        break
+                except OSError:
+                    pass
+                assert p.poll() is None, p.communicate()[0]
+                assert time.monotonic() < deadline, "telemetry never answered"
+                time.sleep(0.2)
+            time.sleep(0.5)
+            later = telemetry_query(sock, "/pktkernel/totals")
+            assert later["in"] > first["in"], (first, later)  # live counters, not a copy
+            assert later["pipeline"] == "default", later
+            stages = telemetry_query(sock, "/pktkernel/stages")
+            names = re.findall(r"(?m)^  - \{name: ([a-z0-9_]+), type:", cfg)
+            assert names and set(names) <= set(stages), (names, list(stages))
+            one = telemetry_query(sock, "/pktkernel/stages," + names[0])
+            assert list(one) == [names[0]] and "out" in one[names[0]], one
+            reactors = telemetry_query(sock, "/pktkernel/reactors")
+            assert reactors and all(r["rounds"] > 0 for r in reactors.values()), reactors
+            edges = telemetry_query(sock, "/pktkernel/edges")
+            assert len(edges) == cfg.split("edges:")[1].count("{from:"), edges
+            flows = telemetry_query(sock, "/pktkernel/flows")
+            assert all("packets_per_output" in f for f in flows.values()), flows
+            # DPDK's own client, as an operator runs it.
+            r = subprocess.run(["dpdk-telemetry.py", "-f", prefix], input="/pktkernel/totals\n",
+                               capture_output=True, text=True, timeout=10)
+            tool = json.loads(r.stdout.strip().splitlines()[-1])["/pktkernel/totals"]
+            assert tool["in"] >= later["in"], (tool, later)
+            out, _ = p.communicate(timeout=30)
+            assert p.returncode == 0, out
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    print(f"telemetry: totals {later['in']} in, {len(stages)} stages, {len(reactors)} reactors, "
+          f"{len(edges)} edges")
+
+
 def main():
     binary, root, case = sys.argv[1], sys.argv[2], sys.argv[3]
     if case == "forward-pcap":
@@ -482,6 +553,8 @@ def main():
         pci(binary, root)
     elif case == "hugepages":
         hugepages(binary, root)
+    elif case == "telemetry":
+        telemetry(binary, root)
     else:
         s = shipped(binary, root, case)
         print(case, json.dumps(s["totals"]))
