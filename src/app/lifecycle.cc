@@ -11,6 +11,7 @@
 
 #include "app/commands.hh"
 #include "app/console.hh"
+#include "app/health.hh"
 #include "app/telemetry.hh"
 #include "base/clock.hh"
 #include "metrics/http.hh"
@@ -198,6 +199,9 @@ int run(const pipeline::config& cfg, const run_options& opt) {
     pipeline::pollers pl(cfg, *plan, *g, rg);
     if (auto s = g->start_ports(); !s) return fail(s.err());
 
+    // /healthz and /readyz (declared before the exporter, which calls its probes).
+    health hl(*plan, *g, rg);
+
     // Prometheus text format on /metrics, up before the reactors.
     metrics::registry mreg;
     metrics::registration mcol;
@@ -207,6 +211,12 @@ int run(const pipeline::config& cfg, const run_options& opt) {
     if (!listen.empty()) {
         mcol = mreg.add([&cfg, &plan, &g, &rg](std::vector<metrics::family>& out) {
             pipeline::collect_metrics(out, cfg, *plan, *g, rg);
+            metrics::family build("pktkernel_build_info",
+                                  "Build of the running binary: version, DPDK version, compiler",
+                                  metrics::metric_type::gauge);
+            build.add({{"version", PK_VERSION}, {"dpdk", PK_DPDK_VERSION}, {"compiler", __VERSION__}},
+                      1);
+            out.push_back(std::move(build));
         });
         auto ex = metrics::exporter::start(mreg, listen);
         if (!ex) {
@@ -214,6 +224,7 @@ int run(const pipeline::config& cfg, const run_options& opt) {
             return 2;
         }
         exporter = std::move(*ex);
+        exporter->set_probes(hl.healthz(), hl.readyz());
     }
 
     // DPDK telemetry (dpdk-telemetry.py): /pktkernel/... next to DPDK's own commands.
@@ -236,6 +247,7 @@ int run(const pipeline::config& cfg, const run_options& opt) {
             cfg.name->c_str(), g->stages().size(), g->edges().size(), rg.size(),
             plan->eal_lcores.c_str());
     std::unique_ptr<console> con = open_console(cfg, *g, rg, *plan);
+    hl.set_running(true);
 
     // The control loop: status line, link polling, console, stop conditions.
     const std::uint64_t hz = tsc::hz();
@@ -252,6 +264,7 @@ int run(const pipeline::config& cfg, const run_options& opt) {
             next += hz;
             for (auto& p : g->ports())
                 p->poll_link();
+            hl.update(now);
             if (opt.status_line) status.print(*g, now);
             if (now > next + hz) next = now + hz; // we were descheduled: do not catch up
         }
@@ -261,6 +274,7 @@ int run(const pipeline::config& cfg, const run_options& opt) {
         else
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
+    hl.set_running(false);
     con.reset(); // closes the control socket: no command may look at a stopping graph
     exporter.reset();
     tel.reset(); // the telemetry commands answer "no pipeline running" from here on

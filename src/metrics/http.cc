@@ -258,6 +258,12 @@ std::string exporter::render() {
     return body;
 }
 
+void exporter::set_probes(probe healthz, probe readyz) {
+    std::lock_guard lk(_mu);
+    _healthz = std::move(healthz);
+    _readyz = std::move(readyz);
+}
+
 int exporter::on_request(mg_connection* conn) {
     const mg_request_info* ri = mg_get_request_info(conn);
     auto* self = static_cast<exporter*>(mg_get_user_data(mg_get_context(conn)));
@@ -267,8 +273,25 @@ int exporter::on_request(mg_connection* conn) {
     // build keeps connections alive regardless of that option).
     mg_disable_keep_alive(conn);
 
+    if (path == "/healthz" || path == "/readyz") {
+        if (method != "GET") {
+            send_plain(conn, 405, "method not allowed; use GET\n", true);
+            return 405;
+        }
+        probe p;
+        {
+            std::lock_guard lk(self->_mu);
+            p = path == "/healthz" ? self->_healthz : self->_readyz;
+        }
+        probe_result r = p ? p() : probe_result{false, "starting"};
+        const int code = r.ok ? 200 : 503;
+        const std::string body = r.ok ? std::string("ok\n") : r.reason + "\n";
+        send_plain(conn, code, body.c_str(), false);
+        return code;
+    }
     if (path != "/metrics" && path != "/") {
-        send_plain(conn, 404, "not found; metrics are at /metrics\n", false);
+        send_plain(conn, 404, "not found; metrics are at /metrics (health: /healthz, /readyz)\n",
+                   false);
         return 404;
     }
     if (method != "GET") {

@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -54,6 +55,17 @@ public:
     /// The /metrics body as a scrape would serve it (counts as a scrape).
     std::string render();
 
+    /// What a health probe answers: 200 "ok" or 503 with a one-line reason.
+    struct probe_result {
+        bool ok = false;
+        std::string reason;
+    };
+    using probe = std::function<probe_result()>;
+    /// GET /healthz and /readyz call these (on a CivetWeb worker thread: they must only
+    /// read state that is safe to read there). Until set, both answer 503 "starting".
+    /// Any thread, any time.
+    void set_probes(probe healthz, probe readyz);
+
 private:
     explicit exporter(registry& reg) : _reg(reg) {}
     static int on_request(mg_connection* conn);
@@ -69,6 +81,7 @@ private:
     mutable std::mutex _mu; // guards the duration histogram and the logged set
     histogram_value _duration;
     std::set<std::string> _logged; // skipped-family messages already logged once
+    probe _healthz, _readyz;       // guarded by _mu
 };
 
 } // namespace pk::metrics

@@ -60,6 +60,8 @@ public:
     // ---- what the runtime places on reactors --------------------------------------------
     const std::vector<std::unique_ptr<stage>>& stages() const noexcept { return _stages; }
     const std::vector<std::unique_ptr<net::port>>& ports() const noexcept { return _ports; }
+    /// The config's name of each port, in ports() order.
+    const std::vector<std::string>& port_names() const noexcept { return _port_names; }
     /// Consumer endpoints polled by reactor r.
     const std::vector<edge_source*>& sources_of(unsigned r) const noexcept { return _sources[r]; }
     const std::vector<edge_info>& edges() const noexcept { return _edge_info; }

@@ -9,7 +9,8 @@ transmitted + dropped + released + queued, with queued 0 after the graceful stop
 MACs swapped, in order), `bad-config` (exit 2, FILE:LINE:COL, nothing started), `pci`
 (a PCI port DPDK cannot drive is refused before EAL, exit 2), or `hugepages` (a run with
 `eal: {hugepages: on}`; needs root to reserve and mount them, skipped otherwise), or
-`telemetry` (/pktkernel/... commands through DPDK's telemetry socket and dpdk-telemetry.py).
+`telemetry` (/pktkernel/... commands through DPDK's telemetry socket and dpdk-telemetry.py),
+or `health` (/healthz and /readyz).
 """
 import json
 import os
@@ -535,6 +536,62 @@ def telemetry(binary, root):
           f"{len(edges)} edges")
 
 
+def http_get(url):
+    """(status, body) of a GET, 4xx/5xx included."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def health(binary, root):
+    """/healthz and /readyz: 200 while the default pipeline runs with every port up; for
+    forward.yaml with no memif peer, ready but unhealthy with the port named."""
+    def watch(yml, want_health, want_reason):
+        port = free_port()
+        p = subprocess.Popen([binary, "--config", yml, "--duration", "5",
+                              "--metrics", f"127.0.0.1:{port}"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline, seen = time.monotonic() + 4, None
+            while time.monotonic() < deadline:
+                try:
+                    seen = (http_get(f"http://127.0.0.1:{port}/healthz"),
+                            http_get(f"http://127.0.0.1:{port}/readyz"))
+                except OSError:
+                    seen = None
+                if seen and seen[0][0] == want_health and want_reason in seen[0][1] and \
+                        seen[1][0] == 200:
+                    break
+                time.sleep(0.25)
+            assert seen and seen[0][0] == want_health and seen[1] == (200, "ok\n"), (yml, seen)
+            assert want_reason in seen[0][1], (yml, seen)
+            code, body = http_get(f"http://127.0.0.1:{port}/metrics")
+            assert code == 200 and re.search(
+                r'(?m)^pktkernel_build_info\{version="[^"]+",dpdk="22\.11[^"]*",compiler="[^"]+"\} 1$',
+                body), body[:300]
+            out, _ = p.communicate(timeout=30)
+            assert p.returncode == 0, out
+            print(f"{os.path.basename(yml)}: /healthz {seen[0][0]} {seen[0][1].strip()!r}, "
+                  f"/readyz {seen[1][0]}")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    watch(os.path.join(root, "pipelines", "default.yaml"), 200, "ok")
+    with tempfile.TemporaryDirectory() as d:
+        yml = os.path.join(d, "fwd.yaml")
+        sock = os.path.join(d, "nobody.sock")
+        cfg = open(os.path.join(root, "pipelines", "forward.yaml")).read()
+        cfg = cfg.replace("/tmp/pktkernel-forward.sock", sock)
+        cfg = cfg.replace("file_prefix: pktkernel-forward", f"file_prefix: pkhealth{os.getpid()}")
+        open(yml, "w").write(cfg)
+        watch(yml, 503, "port 'wire': link down")
+
+
 def main():
     binary, root, case = sys.argv[1], sys.argv[2], sys.argv[3]
     if case == "forward-pcap":
@@ -555,6 +612,8 @@ def main():
         hugepages(binary, root)
     elif case == "telemetry":
         telemetry(binary, root)
+    elif case == "health":
+        health(binary, root)
     else:
         s = shipped(binary, root, case)
         print(case, json.dumps(s["totals"]))
