@@ -47,18 +47,9 @@ int cmd_totals(const char*, const char*, rte_tel_data* d) {
         const pipeline::totals t = pipeline::sum(*b.g);
         rte_tel_data_start_dict(d);
         rte_tel_data_add_dict_string(d, "pipeline", clip(*b.cfg->name).c_str());
-        for (auto [k, v] : {std::pair{"in", t.in()},
-                            {"generated", t.generated},
-                            {"received", t.received},
-                            {"transmitted", t.transmitted},
-                            {"consumed", t.consumed},
-                            {"dropped", t.dropped},
-                            {"queued", t.queued},
-                            {"fanout", t.fanout},
-                            {"referenced", t.referenced},
-                            {"released", t.released},
-                            {"balanced", std::uint64_t(t.balanced() ? 1 : 0)}})
+        for (auto [k, v] : t.fields())
             rte_tel_data_add_dict_u64(d, k, v);
+        rte_tel_data_add_dict_u64(d, "balanced", t.balanced() ? 1 : 0);
         return 0;
     });
 }

@@ -119,21 +119,10 @@ std::string stats_json(const config& cfg, const plan& p, const graph& g, sched::
     o << "{\n  \"pipeline\": \"" << json_escape(*cfg.name) << "\",\n  \"elapsed_s\": " << elapsed_s
       << ",\n  \"eal_lcores\": \"" << p.eal_lcores << "\",\n  \"control\": "
       << json_fields().add("lcore", p.main_lcore).add("cpu", p.main_cpu).obj() << ",\n";
-    o << "  \"totals\": "
-      << json_fields()
-             .add("in", t.in())
-             .add("generated", t.generated)
-             .add("received", t.received)
-             .add("transmitted", t.transmitted)
-             .add("consumed", t.consumed)
-             .add("dropped", t.dropped)
-             .add("queued", t.queued)
-             .add("fanout", t.fanout)
-             .add("referenced", t.referenced)
-             .add("released", t.released)
-             .add("balanced", t.balanced() ? "true" : "false")
-             .obj()
-      << ",\n";
+    json_fields tf;
+    for (auto [k, v] : t.fields())
+        tf.add(k, v);
+    o << "  \"totals\": " << tf.add("balanced", t.balanced() ? "true" : "false").obj() << ",\n";
     json_fields by;
     for (auto& [r, v] : drops_by_reason(g))
         by.add(r, v);

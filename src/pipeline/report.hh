@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "metrics/registry.hh"
@@ -40,6 +41,14 @@ struct totals {
     }
     /// "in N (generated G, received R) out T consumed C dropped D queued Q".
     std::string summary() const;
+    /// (name, value) of every figure, `in` first: what --stats-json and the telemetry
+    /// command show (with `balanced` besides).
+    std::vector<std::pair<const char*, std::uint64_t>> fields() const {
+        return {{"in", in()},           {"generated", generated}, {"received", received},
+                {"transmitted", transmitted}, {"consumed", consumed}, {"dropped", dropped},
+                {"queued", queued},     {"fanout", fanout},       {"referenced", referenced},
+                {"released", released}};
+    }
 };
 
 totals sum(const graph& g);
