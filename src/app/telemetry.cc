@@ -158,7 +158,7 @@ int cmd_flows(const char*, const char*, rte_tel_data* d) {
                 break;
             }
             rte_tel_data_start_dict(c);
-            for (auto& [k, v] : s->extra())
+            for (auto& [k, v, counter] : s->extra())
                 rte_tel_data_add_dict_u64(c, clip(k).c_str(), v);
             rte_tel_data_start_dict(outs);
             for (std::size_t k = 0; k < s->outputs().size(); ++k)

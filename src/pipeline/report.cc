@@ -163,7 +163,7 @@ std::string stats_json(const config& cfg, const plan& p, const graph& g, sched::
             .add("held", s->held())
             .add("out", outs.obj())
             .add("dropped", drops.obj());
-        for (auto& [k, v] : s->extra())
+        for (auto& [k, v, counter] : s->extra())
             f.add(k, v);
         if (const auto* h = s->latency(); h && h->count())
             f.add("latency_ns", json_fields()
@@ -234,11 +234,13 @@ void collect_metrics(std::vector<metrics::family>& out, const config& cfg, const
         for (std::size_t k = 0; k < s->reasons().size(); ++k)
             drops.add(lbl("reason", s->reasons()[k]), c.dropped[k].load());
         held.add({{"stage", s->name()}}, s->held());
-        for (auto& [k, v] : s->extra()) {
-            family x("pktkernel_stage_" + k,
-                     "Stage-specific value '" + k + "' (see docs/CONFIG.md)", metric_type::gauge);
-            x.add({{"stage", s->name()}, {"type", s->type()}}, v);
-            out.push_back(std::move(x));
+        for (auto& x : s->extra()) {
+            family f("pktkernel_stage_" + x.name,
+                     "Stage-specific " + std::string(x.counter ? "count" : "value") + " '" +
+                         x.name + "' (see docs/CONFIG.md)",
+                     x.counter ? metric_type::counter : metric_type::gauge);
+            f.add({{"stage", s->name()}, {"type", s->type()}}, x.value);
+            out.push_back(std::move(f));
         }
     }
     family lat("pktkernel_latency_seconds",
@@ -382,7 +384,7 @@ std::string show_flows(const graph& g) {
     for (auto& s : g.stages()) {
         if (!s->is(role::balancer)) continue;
         o += s->name() + ":";
-        for (auto& [k, v] : s->extra())
+        for (auto& [k, v, counter] : s->extra())
             o += " " + k + "=" + std::to_string(v);
         o += "; packets per output:";
         for (std::size_t k = 0; k < s->outputs().size(); ++k)

@@ -87,6 +87,15 @@ struct stage_args {
     role_set roles;       ///< the type's roles (its schema's)
 };
 
+/// A stage-specific figure for stats and metrics (stage::extra()). `counter`: it only
+/// grows (exported as a Prometheus counter; by convention its name ends in `_total`);
+/// otherwise a gauge (a setting or a level).
+struct stage_value {
+    std::string name;
+    std::uint64_t value = 0;
+    bool counter = false;
+};
+
 struct stage_counters {
     sched::counter in;          ///< packets handed to process()
     sched::counter produced;    ///< packets a source created or received from outside
@@ -158,7 +167,7 @@ public:
     virtual const latency::histogram* latency() const noexcept { return nullptr; }
     /// Stage-specific values for stats and metrics (any thread: read atomics or values fixed
     /// at start(); allocates, so never from the packet path).
-    virtual std::vector<std::pair<std::string, std::uint64_t>> extra() const { return {}; }
+    virtual std::vector<stage_value> extra() const { return {}; }
 
     /// Stops a source producing more packets (graceful stop, first step).
     void quiesce() noexcept { _quiesced.store(true, std::memory_order_relaxed); }

@@ -36,8 +36,8 @@ private:
 class count final : public stage {
 public:
     explicit count(const stage_args& a) : stage(a) {}
-    std::vector<std::pair<std::string, std::uint64_t>> extra() const override {
-        return {{"bytes", _bytes.load()}};
+    std::vector<stage_value> extra() const override {
+        return {{"bytes_total", _bytes.load(), true}};
     }
 
 protected:

@@ -57,8 +57,8 @@ public:
         return {};
     }
 
-    std::vector<std::pair<std::string, std::uint64_t>> extra() const override {
-        return {{"captured", _captured.load()}, {"missed", _missed.load()}};
+    std::vector<stage_value> extra() const override {
+        return {{"captured_total", _captured.load(), true}, {"missed_total", _missed.load(), true}};
     }
 
 protected:

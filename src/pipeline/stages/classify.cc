@@ -235,8 +235,8 @@ public:
     /// Bucket → output table (control thread reads it; the rebalancer will rewrite it).
     const std::vector<std::uint8_t>& table() const noexcept { return _table; }
 
-    std::vector<std::pair<std::string, std::uint64_t>> extra() const override {
-        return {{"buckets", _buckets}, {"workers", _workers.size()}};
+    std::vector<stage_value> extra() const override {
+        return {{"buckets", _buckets, false}, {"workers", _workers.size(), false}};
     }
 
     /// The hash flow_balance uses for a packet (exposed for tests).

@@ -120,8 +120,8 @@ public:
         return n;
     }
 
-    std::vector<std::pair<std::string, std::uint64_t>> extra() const override {
-        return {{"nombuf", _nombuf.load()}, {"flows", _flows}};
+    std::vector<stage_value> extra() const override {
+        return {{"nombuf_total", _nombuf.load(), true}, {"flows", _flows, false}};
     }
 
 protected:

@@ -357,8 +357,9 @@ TEST(Count, CountsBytes) {
     feed(e["cnt"], {fa, fb, fb});
     auto ex = e["cnt"]->extra();
     ASSERT_EQ(ex.size(), 1u);
-    EXPECT_EQ(ex[0].first, "bytes");
-    EXPECT_EQ(ex[0].second, fa.size() + 2 * fb.size());
+    EXPECT_EQ(ex[0].name, "bytes_total");
+    EXPECT_TRUE(ex[0].counter);
+    EXPECT_EQ(ex[0].value, fa.size() + 2 * fb.size());
     EXPECT_EQ(e.col("sink").items.size(), 3u);
 }
 
@@ -970,9 +971,9 @@ TEST(Capture, WritesPcapngAndPassesOriginalsOn) {
         passed = e.col("sink").items;
         auto ex = e["cap_t1"]->extra();
         ASSERT_EQ(ex.size(), 2u);
-        EXPECT_EQ(ex[0].first, "captured");
-        EXPECT_EQ(ex[0].second, 50u);
-        EXPECT_EQ(ex[1].second, 0u) << "missed";
+        EXPECT_EQ(ex[0].name, "captured_total");
+        EXPECT_EQ(ex[0].value, 50u);
+        EXPECT_EQ(ex[1].value, 0u) << "missed";
         EXPECT_EQ(e["cap_t1"]->dropped_total(), 0u);
     } // the graph closes the file
     ASSERT_EQ(passed.size(), 50u);
@@ -1019,10 +1020,10 @@ TEST(Capture, MaxPacketsAndCopiesReturnedOverALongRun) {
         run_until_idle(*e.g);
         EXPECT_EQ(drops(*e["d"], "sink"), 6000u) << "every original passed on";
         auto x3 = e["cap_t3"]->extra(), x4 = e["cap_t4"]->extra();
-        EXPECT_EQ(x3[0].second, 10u) << "max_packets";
+        EXPECT_EQ(x3[0].value, 10u) << "max_packets";
         // More packets than the copy pool holds (4095): copies must go back to it.
-        EXPECT_EQ(x4[0].second, 6000u) << "captured";
-        EXPECT_EQ(x4[1].second, 0u) << "missed";
+        EXPECT_EQ(x4[0].value, 6000u) << "captured";
+        EXPECT_EQ(x4[1].value, 0u) << "missed";
     }
     auto ca = read_pcapng(a), cb = read_pcapng(b);
     EXPECT_EQ(ca.error, "");
