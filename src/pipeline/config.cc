@@ -115,9 +115,14 @@ std::string format(const diagnostic& d) {
 }
 
 std::string format(const std::vector<diagnostic>& ds) {
+    // The first ones say what is wrong; a thousand more only bury them.
+    constexpr std::size_t shown = 50;
     std::string out;
-    for (const auto& d : ds)
-        out += format(d) + "\n";
+    for (std::size_t i = 0; i < ds.size() && i < shown; ++i)
+        out += format(ds[i]) + "\n";
+    if (ds.size() > shown)
+        out += ds[0].file + ": ... and " + std::to_string(ds.size() - shown) +
+               " more errors (fix the first ones and run again)\n";
     return out;
 }
 
@@ -320,6 +325,14 @@ config_result load_file(const std::string& path, const validation_options& opts)
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec))
         return config_result({diagnostic{path, 0, 0, "cannot read config: it is a directory"}},
+                             errc::invalid_argument);
+    // A pipeline is a few KiB; anything near this is not a config (and yaml-cpp would
+    // spend seconds and gigabytes on it).
+    constexpr std::uintmax_t max_bytes = 4u << 20;
+    if (const auto size = std::filesystem::file_size(path, ec); !ec && size > max_bytes)
+        return config_result({diagnostic{path, 0, 0,
+                                         "cannot read config: it is " + std::to_string(size) +
+                                             " bytes; a config may be at most 4 MiB"}},
                              errc::invalid_argument);
     std::ifstream in(path, std::ios::binary);
     if (!in) {

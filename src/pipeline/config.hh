@@ -56,7 +56,8 @@ struct diagnostic {
 
 /// `FILE:LINE:COL: message` (or `FILE: message` when there is no position).
 std::string format(const diagnostic& d);
-/// Every diagnostic formatted, one per line, each ending in '\n'.
+/// The diagnostics formatted, one per line, each ending in '\n': the first 50, then
+/// one line saying how many more there are.
 std::string format(const std::vector<diagnostic>& ds);
 
 /// A value plus where it was written. Converts to `const T&`, so most code reads it as T.

@@ -9,6 +9,12 @@ namespace {
 
 constexpr int max_depth = 64;
 
+/// Budget of YAML nodes one config may expand to, aliases included: an alias is a
+/// reference in yaml-cpp's tree but a copy in ours, so a "billion laughs" config (an
+/// alias of an alias of ...) would otherwise grow without bound while it is converted.
+/// The largest real configs are a few thousand nodes.
+constexpr std::size_t max_nodes = 200000;
+
 mark to_mark(const YAML::Mark& m) {
     if (m.is_null()) return {};
     return mark{static_cast<uint32_t>(m.line + 1), static_cast<uint32_t>(m.column + 1)};
@@ -16,9 +22,18 @@ mark to_mark(const YAML::Mark& m) {
 
 // `fallback`: where to point when yaml-cpp gives an empty value no useful mark (an
 // empty value `key:` is marked at the next token, so we use the key's position).
-bool convert(const YAML::Node& y, node& out, mark fallback, int depth, const sink& s) {
+bool convert(const YAML::Node& y, node& out, mark fallback, int depth, const sink& s,
+             std::size_t& budget) {
     if (depth > max_depth) {
         s.error(to_mark(y.Mark()), "YAML nesting is deeper than 64 levels");
+        return false;
+    }
+    if (budget == 0) return false; // reported once, where the budget ran out
+    if (--budget == 0) {
+        s.error(to_mark(y.Mark()), "the config expands to more than " +
+                                       std::to_string(max_nodes) +
+                                       " YAML nodes (aliases count as copies): is an alias "
+                                       "repeated on purpose?");
         return false;
     }
     out.at = to_mark(y.Mark());
@@ -41,7 +56,8 @@ bool convert(const YAML::Node& y, node& out, mark fallback, int depth, const sin
         bool ok = true;
         for (const auto& item : y) {
             out.items.emplace_back();
-            ok &= convert(item, out.items.back(), {}, depth + 1, s);
+            ok &= convert(item, out.items.back(), {}, depth + 1, s, budget);
+            if (budget == 0) return false;
         }
         return ok;
     }
@@ -69,8 +85,9 @@ bool convert(const YAML::Node& y, node& out, mark fallback, int depth, const sin
             node_entry e;
             e.key = key;
             e.key_at = key_at;
-            ok &= convert(it->second, e.value, key_at, depth + 1, s);
+            ok &= convert(it->second, e.value, key_at, depth + 1, s, budget);
             out.entries.push_back(std::move(e));
+            if (budget == 0) return false;
         }
         return ok;
     }
@@ -100,7 +117,8 @@ bool read_yaml(std::string_view text, node& root, const sink& s) {
         if (!at.known()) at = {1, 1};
         s.error(at, "only one YAML document is allowed in a config (remove the '---')");
     }
-    const bool ok = convert(docs[0], root, {1, 1}, 0, s);
+    std::size_t budget = max_nodes;
+    const bool ok = convert(docs[0], root, {1, 1}, 0, s, budget);
     return ok;
 }
 

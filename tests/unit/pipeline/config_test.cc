@@ -6,6 +6,7 @@
 // complete config parses into the expected model, custom stage types and param schemas,
 // and load_file() on a missing file.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <iterator>
 #include <string>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -923,4 +925,55 @@ TEST(config_docs, annotated_example_in_config_md_is_valid) {
     EXPECT_FALSE(r->timers.empty());
     EXPECT_TRUE(r->metrics.enabled.value);
     EXPECT_TRUE(r->console.socket.given());
+}
+
+// ---- bounded input --------------------------------------------------------------------
+
+TEST(config_limits, alias_bomb_is_refused_quickly_with_one_error) {
+    // "Billion laughs": nine levels of nine aliases each expand to 9^10 scalars.
+    std::string y = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+    for (int i = 1; i < 10; ++i) {
+        y += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+        for (int k = 0; k < 9; ++k)
+            y += (k ? ", *a" : "*a") + std::to_string(i - 1);
+        y += "]\n";
+    }
+    y += "name: bomb\n";
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = load_string(y, "bomb.yaml", registry::global().validation());
+    const auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_FALSE(r);
+    ASSERT_EQ(r.diagnostics().size(), 1u) << format(r.diagnostics());
+    EXPECT_NE(r.diagnostics()[0].message.find("expands to more than 200000 YAML nodes"),
+              std::string::npos);
+    // A hang detector, not a timing: the expansion stops at the budget (~0.1 s here).
+    EXPECT_LT(took, std::chrono::seconds(10));
+}
+
+TEST(config_limits, at_most_fifty_errors_are_printed_then_a_count) {
+    std::string y = "name: many\nstages:\n";
+    for (int i = 0; i < 300; ++i)
+        y += "  - {name: s" + std::to_string(i) + ", type: nosuch}\n";
+    auto r = load_string(y, "many.yaml", registry::global().validation());
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.diagnostics().size(), 300u) << "every error is kept";
+    const std::string text = format(r.diagnostics());
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 51);
+    EXPECT_NE(text.find("many.yaml:3:"), std::string::npos) << "the first ones";
+    EXPECT_NE(text.find("many.yaml: ... and 250 more errors"), std::string::npos) << text;
+}
+
+TEST(config_limits, a_file_above_4_mib_is_not_read) {
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("pk-big-" + std::to_string(::getpid()) + ".yaml");
+    {
+        std::ofstream f(path);
+        f << "name: big\n" << std::string((4u << 20) + 1, '#') << "\n";
+    }
+    auto r = load_file(path.string(), registry::global().validation());
+    std::filesystem::remove(path);
+    ASSERT_FALSE(r);
+    ASSERT_EQ(r.diagnostics().size(), 1u);
+    EXPECT_NE(r.diagnostics()[0].message.find("a config may be at most 4 MiB"), std::string::npos)
+        << r.diagnostics()[0].message;
 }
