@@ -139,16 +139,18 @@ result<std::unique_ptr<exporter>> exporter::start(registry& reg, std::string lis
     const char* options[] = {
         "listening_ports",
         spec->c_str(),
+        // CivetWeb gives each connection a worker thread until it is done: a few slow or
+        // half-open clients (slowloris) would hold every worker and starve the scrapes.
+        // Enough workers that 50 such clients leave room (idle threads cost only their
+        // stacks), and a request must arrive whole within 3 s or its connection closes.
         "num_threads",
-        "4", // Prometheus + a curl or
-             // two; scrapes serialise
-             // anyway
+        "64",
         "enable_keep_alive",
         "yes", // Prometheus keeps its connection open
         "keep_alive_timeout_ms",
-        "5000",
+        "3000",
         "request_timeout_ms",
-        "10000",
+        "3000",
         nullptr,
     };
     mg_callbacks cb{};
