@@ -71,7 +71,9 @@ public:
         release_fn on_release = nullptr;
         void* release_ctx = nullptr;
         /// The producer looks for slots every cursor has passed (and releases them)
-        /// once this many are held, not only when the ring is full: small release runs
+        /// once this many are held — at most once per this many items published, so a
+        /// lagging subscriber costs no cursor reads per push — not only when the ring
+        /// is full: small release runs
         /// keep the released objects hot (for mbufs: in the mempool's per-lcore cache,
         /// which a ring's worth of frees would overflow). Capped at capacity / 2.
         std::size_t release_batch = 64;
@@ -149,6 +151,9 @@ private:
     std::size_t _cached_min;
     std::size_t _released;
     std::size_t _reclaim_at; ///< release once this many slots are held (options)
+    /// Head at which the next early release check is due: at most one check of the
+    /// cursors per `_reclaim_at` items published, however far a subscriber lags.
+    std::size_t _next_check;
     std::atomic<std::uint64_t> _dropped{0};
     std::atomic<std::uint64_t> _evictions{0};
     std::atomic<std::uint64_t> _released_total{0};
@@ -249,7 +254,8 @@ turbine<T>::turbine(std::size_t capacity, options o)
       _cached_min(o.initial_index), _released(o.initial_index),
       _reclaim_at(o.release_batch == 0 || o.release_batch > capacity / 2
                       ? (capacity > 1 ? capacity / 2 : 1)
-                      : o.release_batch) {
+                      : o.release_batch),
+      _next_check(o.initial_index + _reclaim_at) {
     _pub.head.store(_h, std::memory_order_relaxed);
     _released_pub.store(_h, std::memory_order_relaxed);
 }
@@ -367,7 +373,9 @@ template <typename T>
 std::size_t turbine<T>::push_burst(const T* items, std::size_t n) noexcept {
     if (PK_UNLIKELY(_pending.load(std::memory_order_relaxed) != 0)) activate_pending();
     std::size_t free = _capacity - (_h - _cached_min);
-    if (free < n || _capacity - free >= _reclaim_at) {
+    const bool check_due = static_cast<std::ptrdiff_t>(_h - _next_check) >= 0;
+    if (free < n || (check_due && _capacity - free >= _reclaim_at)) {
+        _next_check = _h + _reclaim_at;
         refresh_and_reclaim();
         free = _capacity - (_h - _cached_min);
         if (free < n && _opt.policy == slow_policy::evict) {
