@@ -332,7 +332,8 @@ result<std::unique_ptr<port>> port::open(const port_config& cfg, mempool_set* po
 
     // Unknown stays unknown (-1, SOCKET_ID_ANY): pools and rings then go on any socket,
     // and a PCI NIC on a multi-socket machine says so instead of landing on socket 0.
-    p->_socket = rte_eth_dev_socket_id(p->_id) < 0 ? SOCKET_ID_ANY : rte_eth_dev_socket_id(p->_id);
+    const int sock = rte_eth_dev_socket_id(p->_id);
+    p->_socket = sock < 0 ? SOCKET_ID_ANY : sock;
     if (p->_socket == SOCKET_ID_ANY && rte_socket_count() > 1 && parse_pci(cfg.device))
         PK_WARN("port", "port %s: the NIC's NUMA node is unknown (sysfs numa_node -1); its "
                         "pool and rings go on any socket — place reactors on the NIC's node by "

@@ -592,28 +592,24 @@ def health(binary, root):
         watch(yml, 503, "port 'wire': link down")
 
 
+CASES = {
+    "forward-pcap": forward_pcap,
+    "bad-config": bad_config,
+    "check": check,
+    "console": console,
+    "metrics": metrics,
+    "timer-placement": timer_placement,
+    "pci": pci,
+    "hugepages": hugepages,
+    "telemetry": telemetry,
+    "health": health,
+}
+
+
 def main():
     binary, root, case = sys.argv[1], sys.argv[2], sys.argv[3]
-    if case == "forward-pcap":
-        forward_pcap(binary, root)
-    elif case == "bad-config":
-        bad_config(binary, root)
-    elif case == "check":
-        check(binary, root)
-    elif case == "console":
-        console(binary, root)
-    elif case == "metrics":
-        metrics(binary, root)
-    elif case == "timer-placement":
-        timer_placement(binary, root)
-    elif case == "pci":
-        pci(binary, root)
-    elif case == "hugepages":
-        hugepages(binary, root)
-    elif case == "telemetry":
-        telemetry(binary, root)
-    elif case == "health":
-        health(binary, root)
+    if case in CASES:
+        CASES[case](binary, root)
     else:
         s = shipped(binary, root, case)
         print(case, json.dumps(s["totals"]))
