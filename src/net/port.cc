@@ -160,6 +160,8 @@ const char* to_string(tx_drop d) noexcept {
         return "tx_queue_full";
     case tx_drop::shutdown:
         return "tx_shutdown";
+    case tx_drop::peer_gone:
+        return "tx_peer_gone";
     }
     return "unknown";
 }
@@ -167,7 +169,8 @@ const char* to_string(tx_drop d) noexcept {
 tx_buffer::tx_buffer(std::uint16_t port, std::uint16_t queue, std::uint16_t size,
                      std::uint64_t drain_cycles, unsigned retries) noexcept
     : _port(port), _queue(queue), _size(size == 0 ? 1 : (size > max_size ? max_size : size)),
-      _retries(retries), _drain(drain_cycles ? drain_cycles : tsc::from_us(100)) {}
+      _guarded(peer_guard::needed(port)), _retries(retries),
+      _drain(drain_cycles ? drain_cycles : tsc::from_us(100)) {}
 
 tx_buffer::~tx_buffer() {
     if (_count) flush();
@@ -176,9 +179,22 @@ tx_buffer::~tx_buffer() {
 
 std::uint16_t tx_buffer::transmit(rte_mbuf** pkts, std::uint16_t n) noexcept {
     ++_c.flushes;
-    std::uint16_t sent = rte_eth_tx_burst(_port, _queue, pkts, n);
-    for (unsigned r = 0; sent < n && r < _retries; ++r)
-        sent += rte_eth_tx_burst(_port, _queue, pkts + sent, n - sent);
+    std::uint16_t sent;
+    if (PK_LIKELY(!_guarded)) {
+        sent = rte_eth_tx_burst(_port, _queue, pkts, n);
+        for (unsigned r = 0; sent < n && r < _retries; ++r)
+            sent += rte_eth_tx_burst(_port, _queue, pkts + sent, n - sent);
+    } else if (PK_UNLIKELY(!peer_guard::tx_burst(_port, _queue, pkts, n, _retries, &sent))) {
+        // The peer vanished mid-burst: what the driver had copied it freed; the rest is
+        // ours to free — unless how far it got cannot be told (then it is lost).
+        ++_c.faults;
+        if (sent == peer_guard::unknown)
+            _c.fault_leaks += n;
+        else
+            rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+        _c.dropped[static_cast<unsigned>(tx_drop::peer_gone)] += n;
+        return 0;
+    }
     if (PK_UNLIKELY(sent < n)) {
         rte_pktmbuf_free_bulk(pkts + sent, n - sent);
         _c.dropped[static_cast<unsigned>(tx_drop::queue_full)] += n - sent;
@@ -199,6 +215,16 @@ void tx_buffer::discard(tx_drop why) noexcept {
     rte_pktmbuf_free_bulk(_buf, _count);
     _c.dropped[static_cast<unsigned>(why)] += _count;
     _count = 0;
+}
+
+// ---- rx_queue ----------------------------------------------------------------------
+
+std::uint16_t rx_queue::faulted(rte_mbuf** mbufs, std::uint16_t got) noexcept {
+    // What the driver completed before the fault came from a ring being torn down.
+    if (got) rte_pktmbuf_free_bulk(mbufs, got);
+    ++_faults;
+    _fault_drops += got;
+    return 0;
 }
 
 // ---- port ------------------------------------------------------------------------
@@ -255,6 +281,8 @@ result<std::unique_ptr<port>> port::open(const port_config& cfg, mempool_set* po
     rc = rte_eth_dev_info_get(p->_id, &p->_info);
     if (rc != 0) return make_error(errc::dpdk, "port " + nm + ": dev_info: " + dpdk_err(rc));
     const auto& in = p->_info;
+    p->_peer_memory = peer_guard::enabled_for(in.driver_name);
+    if (p->_peer_memory) peer_guard::install();
     if (cfg.rx_queues > in.max_rx_queues || cfg.tx_queues > in.max_tx_queues)
         return make_error(errc::unsupported, "port " + nm + ": " + std::to_string(cfg.rx_queues) +
                                                  " RX / " + std::to_string(cfg.tx_queues) +

@@ -40,6 +40,7 @@
 #include "base/clock.hh"
 #include "base/compiler.hh"
 #include "base/result.hh"
+#include "net/peer_guard.hh"
 
 namespace pk::net {
 
@@ -148,29 +149,45 @@ struct port_stats {
 };
 
 /// An RX queue as a burst source: what a reactor polls as its NET source. A plain
-/// value (port id, queue id); owned by one lcore.
+/// value (port id, queue id, guarded); owned by one lcore.
 class rx_queue {
 public:
     rx_queue() = default;
-    rx_queue(std::uint16_t port, std::uint16_t queue) noexcept : _port(port), _queue(queue) {}
-    /// Receives up to `n` packets into `mbufs`; returns how many.
+    /// `guarded`: bursts run under peer_guard (the port's rings are a peer's memory).
+    rx_queue(std::uint16_t port, std::uint16_t queue, bool guarded = false) noexcept
+        : _port(port), _queue(queue), _guarded(guarded) {}
+    /// Receives up to `n` packets into `mbufs`; returns how many. On a guarded queue a
+    /// burst the peer's disappearance cut short frees what it had received, counts it
+    /// in faults()/fault_drops() and returns 0.
     PK_ALWAYS_INLINE std::uint16_t rx_burst(rte_mbuf** mbufs, std::uint16_t n) noexcept {
-        return rte_eth_rx_burst(_port, _queue, mbufs, n);
+        if (PK_LIKELY(!_guarded)) return rte_eth_rx_burst(_port, _queue, mbufs, n);
+        std::uint16_t got;
+        if (PK_LIKELY(peer_guard::rx_burst(_port, _queue, mbufs, n, &got))) return got;
+        return faulted(mbufs, got);
     }
     std::uint16_t port_id() const noexcept { return _port; }
     std::uint16_t queue_id() const noexcept { return _queue; }
+    bool guarded() const noexcept { return _guarded; }
+    /// Guarded bursts that faulted, and the packets they had received (freed, unseen).
+    std::uint64_t faults() const noexcept { return _faults; }
+    std::uint64_t fault_drops() const noexcept { return _fault_drops; }
 
 private:
+    PK_NOINLINE std::uint16_t faulted(rte_mbuf** mbufs, std::uint16_t got) noexcept;
+
     std::uint16_t _port = 0;
     std::uint16_t _queue = 0;
+    bool _guarded = false;
+    std::uint64_t _faults = 0, _fault_drops = 0;
 };
 
 /// Why a TX buffer dropped packets.
 enum class tx_drop : std::uint8_t {
     queue_full = 0, ///< the device did not take them after `retries` attempts
     shutdown,       ///< still buffered when the buffer was destroyed or discarded
+    peer_gone,      ///< in a guarded burst the peer's disappearance cut short
 };
-inline constexpr unsigned tx_drop_count = 2;
+inline constexpr unsigned tx_drop_count = 3;
 const char* to_string(tx_drop d) noexcept;
 
 struct tx_counters {
@@ -178,7 +195,9 @@ struct tx_counters {
     std::uint64_t flushes = 0;
     std::uint64_t deadline_flushes = 0; ///< flushes triggered by flush_if_due
     std::array<std::uint64_t, tx_drop_count> dropped{};
-    std::uint64_t total_dropped() const noexcept { return dropped[0] + dropped[1]; }
+    std::uint64_t faults = 0; ///< guarded bursts that faulted (see peer_guard.hh)
+    std::uint64_t fault_leaks = 0; ///< of their packets, those that could not be freed
+    std::uint64_t total_dropped() const noexcept { return dropped[0] + dropped[1] + dropped[2]; }
 };
 
 /// A TX queue as a buffered sink. Packets collect until the buffer is full (then it
@@ -232,6 +251,10 @@ public:
     const tx_counters& counters() const noexcept { return _c; }
     std::uint16_t port_id() const noexcept { return _port; }
     std::uint16_t queue_id() const noexcept { return _queue; }
+    /// Bursts run under peer_guard: set from the driver at construction (memif); a test,
+    /// or a driver the guard does not know, may set it.
+    bool guarded() const noexcept { return _guarded; }
+    void set_guarded(bool g) noexcept { _guarded = g; }
 
 private:
     /// rte_eth_tx_burst with the retries; what the device still refuses is freed and
@@ -239,6 +262,7 @@ private:
     std::uint16_t transmit(rte_mbuf** pkts, std::uint16_t n) noexcept;
 
     std::uint16_t _port, _queue, _size, _count = 0;
+    bool _guarded;
     unsigned _retries;
     std::uint64_t _drain;
     std::uint64_t _first_tsc = 0;
@@ -283,7 +307,9 @@ public:
     rte_ether_addr mac() const noexcept;
 
     /// RX queue `q` as a burst source (q < rx_queues()).
-    rx_queue rxq(std::uint16_t q) const noexcept { return rx_queue(_id, q); }
+    rx_queue rxq(std::uint16_t q) const noexcept { return rx_queue(_id, q, _peer_memory); }
+    /// The driver's rings live in a peer process's memory (memif): bursts run guarded.
+    bool peer_memory() const noexcept { return _peer_memory; }
 
     /// The link as the device reports it now (non-blocking query).
     link_status link() const noexcept;
@@ -320,6 +346,7 @@ private:
     bool _configured = false;
     bool _started = false;
     bool _lsc = false;
+    bool _peer_memory = false;
     std::uint16_t _rx_desc = 0, _tx_desc = 0;
     std::uint64_t _rss_hf = 0, _rx_off = 0, _tx_off = 0;
     rte_eth_dev_info _info{};

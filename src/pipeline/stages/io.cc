@@ -1,4 +1,5 @@
 // port_rx and port_tx: the NIC ends of a pipeline.
+#include <array>
 #include <memory>
 
 #include "base/clock.hh"
@@ -18,6 +19,7 @@ public:
         _queue = static_cast<std::uint16_t>(a.params->integer_or("queue", 0));
         _burst = static_cast<std::uint16_t>(a.params->integer_or("burst", 32));
         _r_bad_cksum = add_reason("bad_checksum");
+        _r_peer_gone = add_reason("peer_gone");
     }
 
     status start() override {
@@ -37,7 +39,10 @@ public:
         if (quiesced()) return 0;
         rte_mbuf* pkts[burst_size];
         std::uint16_t n = _rxq.rx_burst(pkts, _burst);
-        if (n == 0) return 0;
+        if (n == 0) {
+            if (PK_UNLIKELY(_rxq.faults() != _seen_faults)) return account_faults();
+            return 0;
+        }
         count_produced(n);
         // The NIC's checksum verdicts: one OR over the burst (the flags sit in the mbuf
         // line the driver just wrote), the exact test only when a BAD bit shows up.
@@ -60,6 +65,17 @@ protected:
     }
 
 private:
+    /// A guarded burst the peer's disappearance cut short: the queue freed what the
+    /// driver had received; account for it as received and dropped (peer_gone).
+    PK_NOINLINE std::uint32_t account_faults() noexcept {
+        _seen_faults = _rxq.faults();
+        const std::uint64_t lost = _rxq.fault_drops() - _seen_fault_drops;
+        _seen_fault_drops = _rxq.fault_drops();
+        count_produced(lost);
+        add_drops(_r_peer_gone, lost);
+        return 1;
+    }
+
     /// Drops (reason bad_checksum) the packets whose IP or L4 checksum the NIC found bad
     /// — not those flagged NONE (both bits: the checksum is not filled in, the data is
     /// fine) — keeping the others in order. Returns how many are left.
@@ -80,7 +96,8 @@ private:
 
     std::string _port_name;
     std::uint16_t _queue, _burst;
-    unsigned _r_bad_cksum;
+    unsigned _r_bad_cksum, _r_peer_gone;
+    std::uint64_t _seen_faults = 0, _seen_fault_drops = 0;
     net::rx_queue _rxq;
 };
 
@@ -96,6 +113,7 @@ public:
         _drain_us = static_cast<std::uint64_t>(a.params->integer_or("drain_us", 100));
         _r_full = add_reason("tx_full");
         _r_shutdown = add_reason("tx_shutdown");
+        _r_peer_gone = add_reason("tx_peer_gone");
     }
 
     status start() override {
@@ -145,22 +163,23 @@ private:
             count_transmitted(c.sent - _seen_sent);
             _seen_sent = c.sent;
         }
-        auto full = c.dropped[static_cast<unsigned>(net::tx_drop::queue_full)];
-        auto shut = c.dropped[static_cast<unsigned>(net::tx_drop::shutdown)];
-        if (full != _seen_full || shut != _seen_shut) {
-            add_drops(_r_full, full - _seen_full);
-            add_drops(_r_shutdown, shut - _seen_shut);
-            _seen_full = full;
-            _seen_shut = shut;
+        if (c.total_dropped() != _seen_dropped) {
+            _seen_dropped = c.total_dropped();
+            const unsigned reason[net::tx_drop_count] = {_r_full, _r_shutdown, _r_peer_gone};
+            for (unsigned k = 0; k < net::tx_drop_count; ++k) {
+                add_drops(reason[k], c.dropped[k] - _seen[k]);
+                _seen[k] = c.dropped[k];
+            }
         }
     }
 
     std::string _port_name;
     std::uint16_t _queue, _burst;
     std::uint64_t _drain_us;
-    unsigned _r_full, _r_shutdown;
+    unsigned _r_full, _r_shutdown, _r_peer_gone;
     std::unique_ptr<net::tx_buffer> _tx;
-    std::uint64_t _seen_sent = 0, _seen_full = 0, _seen_shut = 0;
+    std::uint64_t _seen_sent = 0, _seen_dropped = 0;
+    std::array<std::uint64_t, net::tx_drop_count> _seen{};
     sched::counter _held;
     latency::histogram _latency;
 };
