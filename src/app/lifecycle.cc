@@ -262,13 +262,15 @@ int run(const pipeline::config& cfg, const run_options& opt) {
         std::uint64_t now = tsc::now();
         if (now >= next) {
             next += hz;
-            for (auto& p : g->ports())
-                p->poll_link();
             hl.update(now);
             if (opt.status_line) status.print(*g, now);
             if (now > next + hz) next = now + hz; // we were descheduled: do not catch up
         }
         if (now >= end) break;
+        // Links every loop (~5 ms): a non-blocking query, and a peer that is there
+        // for less than a second (a memif client that connects and dies) still shows.
+        for (auto& p : g->ports())
+            p->poll_link();
         if (con)
             con->run_for(std::chrono::milliseconds(5));
         else

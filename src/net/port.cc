@@ -407,6 +407,7 @@ result<std::unique_ptr<port>> port::open(const port_config& cfg, mempool_set* po
         }
     }
     p->_last_link = p->link(); // changes are reported relative to this
+    p->_link_up.store(p->_last_link.up, std::memory_order_relaxed);
     {
         std::lock_guard lk(g_ports_mu);
         g_ports.push_back(p.get());
@@ -477,18 +478,29 @@ link_status port::link() const noexcept {
 }
 
 bool port::poll_link() {
+    std::uint32_t missed = 0; // LSC events since the last look
     if (_lsc) {
         std::uint32_t ev = _lsc_events.load(std::memory_order_acquire);
         // An interrupt-driven device still gets a periodic query: cheap, and it
         // covers drivers that miss an event.
         if (ev == _lsc_seen && _last_link.up == link().up) return false;
+        missed = ev - _lsc_seen;
         _lsc_seen = ev;
     }
     link_status now = link();
-    if (now.up == _last_link.up && (!now.up || now.speed_mbps == _last_link.speed_mbps))
-        return false;
+    if (now.up == _last_link.up && (!now.up || now.speed_mbps == _last_link.speed_mbps)) {
+        // Same state as last time but two or more events: the link went and came
+        // back (or came and went) between two looks. Counted, so a flapping peer
+        // shows in link_changes even when no poll caught it in the other state.
+        if (missed < 2) return false;
+        _link_changes.fetch_add(2, std::memory_order_relaxed);
+        PK_INFO("port", "%s: link flapped (%u events), %s", _name.c_str(), missed,
+                now.to_string().c_str());
+        return true;
+    }
     _last_link = now;
-    ++_link_changes;
+    _link_up.store(now.up, std::memory_order_relaxed);
+    _link_changes.fetch_add(1, std::memory_order_relaxed);
     PK_INFO("port", "%s: link %s", _name.c_str(), now.to_string().c_str());
     if (_on_link) _on_link(*this, now);
     return true;

@@ -320,7 +320,13 @@ public:
     /// returns true.
     bool poll_link();
     void on_link_change(link_handler h) { _on_link = std::move(h); }
-    std::uint64_t link_changes() const noexcept { return _link_changes; }
+    /// Link transitions seen (any thread may read: /metrics, telemetry).
+    std::uint64_t link_changes() const noexcept {
+        return _link_changes.load(std::memory_order_relaxed);
+    }
+    /// The link state poll_link() last saw (any thread may read).
+    bool link_up() const noexcept { return _link_up.load(std::memory_order_relaxed); }
+    /// Control thread only: the full status poll_link() last saw.
     const link_status& last_link() const noexcept { return _last_link; }
     /// Waits (polling every 10 ms) until the link is up / down; false on timeout.
     bool wait_link(bool up, std::chrono::milliseconds timeout);
@@ -355,7 +361,8 @@ private:
     std::atomic<std::uint32_t> _lsc_events{0};
     std::uint32_t _lsc_seen = 0;
     link_status _last_link;
-    std::uint64_t _link_changes = 0;
+    std::atomic<std::uint64_t> _link_changes{0};
+    std::atomic<bool> _link_up{false};
     link_handler _on_link;
 };
 

@@ -41,10 +41,13 @@ private:
     bool _first = true;
 };
 
-std::string port_json(const std::string& device, int socket, const net::port_stats& st) {
+std::string port_json(const net::port& pt) {
+    const net::port_stats st = pt.stats();
     json_fields f;
-    f.str("device", device);
-    f.add("socket", socket); // -1: unknown, pool and rings on any socket
+    f.str("device", pt.name());
+    f.add("socket", pt.socket()); // -1: unknown, pool and rings on any socket
+    f.add("link_up", pt.link_up() ? "true" : "false");
+    f.add("link_changes", pt.link_changes());
     for (auto [k, v] : {std::pair{"ipackets", st.ipackets},
                         {"opackets", st.opackets},
                         {"ibytes", st.ibytes},
@@ -123,14 +126,14 @@ std::string stats_json(const config& cfg, const plan& p, const graph& g, sched::
     for (auto [k, v] : t.fields())
         tf.add(k, v);
     o << "  \"totals\": " << tf.add("balanced", t.balanced() ? "true" : "false").obj() << ",\n";
+    o << "  \"peer_faults\": " << net::peer_guard::faults() << ",\n";
     json_fields by;
     for (auto& [r, v] : drops_by_reason(g))
         by.add(r, v);
     o << "  \"drops_by_reason\": " << by.obj() << ",\n  \"ports\": {";
     for (std::size_t i = 0; i < g.ports().size(); ++i) {
         o << (i ? "," : "") << "\n    \"" << json_escape(*cfg.ports[i].name)
-          << "\": " << port_json(g.ports()[i]->name(), g.ports()[i]->socket(),
-                                 g.ports()[i]->stats());
+          << "\": " << port_json(*g.ports()[i]);
     }
     o << "\n  },\n  \"pools\": [";
     const auto pools = g.pools().info();
@@ -307,9 +310,16 @@ void collect_metrics(std::vector<metrics::family>& out, const config& cfg, const
     family pe("pktkernel_port_errors_total",
               "Port errors: imissed (no RX descriptor), ierrors, oerrors, rx_nombuf",
               metric_type::counter);
+    family pl("pktkernel_port_link_up", "1 when the port's link is up (as last polled)",
+              metric_type::gauge);
+    family plc("pktkernel_port_link_changes_total",
+               "Link transitions seen on the port (a flap between two polls counts two)",
+               metric_type::counter);
     for (std::size_t i = 0; i < g.ports().size(); ++i) {
         auto st = g.ports()[i]->stats();
         const std::string& n = *cfg.ports[i].name;
+        pl.add({{"port", n}}, g.ports()[i]->link_up() ? 1 : 0);
+        plc.add({{"port", n}}, g.ports()[i]->link_changes());
         pp.add({{"port", n}, {"direction", "rx"}}, st.ipackets);
         pp.add({{"port", n}, {"direction", "tx"}}, st.opackets);
         for (auto [kind, v] : {std::pair{"imissed", st.imissed},
@@ -320,6 +330,14 @@ void collect_metrics(std::vector<metrics::family>& out, const config& cfg, const
     }
     out.push_back(std::move(pp));
     out.push_back(std::move(pe));
+    out.push_back(std::move(pl));
+    out.push_back(std::move(plc));
+    family pf("pktkernel_peer_faults_total",
+              "Memif bursts cut short because the peer unmapped the shared memory mid-burst "
+              "(resumed; their packets are counted as peer_gone / tx_peer_gone drops)",
+              metric_type::counter);
+    pf.add({}, net::peer_guard::faults());
+    out.push_back(std::move(pf));
 }
 
 std::string show_stages(const graph& g, const plan& p) {
