@@ -15,13 +15,15 @@ namespace {
 // One per lcore thread. `armed` is read by the signal handler on the same thread: a
 // volatile sig_atomic_t plus signal fences is all the ordering that needs.
 struct lcore_guard {
-    sigjmp_buf resume;
+    sigjmp_buf resume{};
     volatile std::sig_atomic_t armed = 0;
     rte_mbuf** pkts = nullptr;     ///< the burst's array (rx)
     std::uint16_t n = 0;           ///< its size
     std::uint16_t* count = nullptr; ///< where the burst reports its count
 };
-thread_local lcore_guard t_guard;
+// constinit: no per-access initialisation check (and initial-exec TLS, meson.build):
+// one %fs-relative access per burst.
+constinit thread_local lcore_guard t_guard;
 
 std::atomic<std::uint64_t> g_faults{0}; // lock-free: safe to bump in the handler
 struct sigaction g_prev_segv{}, g_prev_bus{};
