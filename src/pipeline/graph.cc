@@ -65,7 +65,8 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
         auto& sc = cfg.stages[i];
         auto* t = reg.find(*sc.type);
         if (!t) return fail(sc.type.at, "unknown stage type '" + *sc.type + "'");
-        stage_args a{*sc.name, *sc.type, &sc.params, g.get(), p.stage_reactor[i], t->schema.roles};
+        stage_args a{*sc.name, *sc.type, &sc.params, g.get(), p.stage_reactor[i], t->schema.roles,
+                     i < p.stage_tx_queue.size() ? p.stage_tx_queue[i] : std::uint16_t(0)};
         try {
             auto s = t->make(a);
             if (!s) return fail(sc.at, "stage '" + *sc.name + "': " + s.err().message);

@@ -404,9 +404,28 @@ void planner::in_place_subscribers() {
     }
 }
 
-/// DPDK TX queues are per lcore: one (port, queue) is used from one reactor only.
+/// DPDK TX queues are per lcore: one (port, queue) is used from one reactor only. A
+/// stage that names no queue on a port with several TX queues gets one: its reactor's
+/// queue if the reactor already transmits on that port, else the lowest free one.
 void planner::tx_queues() {
+    _p.stage_tx_queue.assign(_cfg.stages.size(), 0);
     std::map<std::pair<std::string, std::int64_t>, unsigned> owner; // → stage
+    auto claim = [&](unsigned i, const std::string& port, std::int64_t q, mark at) {
+        _p.stage_tx_queue[i] = static_cast<std::uint16_t>(q);
+        auto [it, fresh] = owner.emplace(std::make_pair(port, q), i);
+        unsigned other = it->second;
+        if (fresh || _p.stage_reactor[other] == _p.stage_reactor[i]) return;
+        fail(at, "TX queue " + std::to_string(q) + " of port '" + port +
+                     "' is already used by stage '" + *_cfg.stages[other].name + "' on reactor '" +
+                     _p.reactors[_p.stage_reactor[other]].name +
+                     "'; DPDK TX queues are per lcore: give this stage another queue (or the "
+                     "port more tx_queues and no explicit queue)");
+    };
+    struct pending {
+        unsigned stage;
+        std::string port;
+    };
+    std::vector<pending> automatic;
     for (unsigned i = 0; i < _cfg.stages.size(); ++i) {
         const stage_schema* s = schema(i);
         const node& params = _cfg.stages[i].params;
@@ -417,17 +436,38 @@ void planner::tx_queues() {
             if (ps.type == param_type::tx_queue) queue = &ps;
         }
         if (!port || !queue) continue;
-        const node* q = params.find(queue->name);
-        auto key =
-            std::make_pair(params.string_or(port->name, ""), q ? to_integer(*q).value_or(0) : 0);
-        auto [it, fresh] = owner.emplace(key, i);
-        unsigned other = it->second;
-        if (fresh || _p.stage_reactor[other] == _p.stage_reactor[i]) continue;
-        fail(q ? q->at : _cfg.stages[i].at,
-             "TX queue " + std::to_string(key.second) + " of port '" + key.first +
-                 "' is already used by stage '" + *_cfg.stages[other].name + "' on reactor '" +
-                 _p.reactors[_p.stage_reactor[other]].name +
-                 "'; DPDK TX queues are per lcore: give this stage another queue");
+        std::string name = params.string_or(port->name, "");
+        if (const node* q = params.find(queue->name))
+            claim(i, name, to_integer(*q).value_or(0), q->at);
+        else
+            automatic.push_back({i, std::move(name)});
+    }
+    for (const auto& a : automatic) {
+        std::uint32_t queues = 1;
+        for (const auto& pc : _cfg.ports)
+            if (*pc.name == a.port) queues = *pc.tx_queues;
+        std::int64_t q = -1;
+        for (const auto& [key, st] : owner) // this reactor's queue on the port, if any
+            if (key.first == a.port && _p.stage_reactor[st] == _p.stage_reactor[a.stage]) {
+                q = key.second;
+                break;
+            }
+        for (std::int64_t c = 0; q < 0 && c < std::int64_t(queues); ++c)
+            if (!owner.count({a.port, c})) q = c;
+        if (q < 0) {
+            if (queues == 1) {
+                q = 0; // the single queue: claim() says who has it
+            } else {
+                fail(_cfg.stages[a.stage].at,
+                     "port '" + a.port + "' has " + std::to_string(queues) +
+                         " tx_queues and every one is used by another reactor; stage '" +
+                         *_cfg.stages[a.stage].name + "' on reactor '" +
+                         _p.reactors[_p.stage_reactor[a.stage]].name +
+                         "' needs its own: raise the port's tx_queues");
+                continue;
+            }
+        }
+        claim(a.stage, a.port, q, _cfg.stages[a.stage].at);
     }
 }
 
@@ -520,6 +560,10 @@ std::string plan::describe(const config& cfg) const {
                     (st.empty() ? "" : ", ") + *cfg.stages[i].name + " (" + *cfg.stages[i].type +
                     (*cfg.stages[i].priority ? ", bucket " + std::to_string(*cfg.stages[i].priority)
                                              : std::string()) +
+                    (i < stage_roles.size() && stage_roles[i].has(role::tx_sink) &&
+                             i < stage_tx_queue.size()
+                         ? ", tx queue " + std::to_string(stage_tx_queue[i])
+                         : std::string()) +
                     ")";
         o += "             stages: " + (st.empty() ? std::string("none") : st) + "\n";
     }

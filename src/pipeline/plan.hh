@@ -80,6 +80,9 @@ struct plan {
     std::vector<unsigned> stage_reactor; ///< per config stage
     std::vector<role_set> stage_roles;   ///< per config stage (from the registry)
     std::vector<bool> stage_on_loan;     ///< per config stage: runs on borrowed packets
+    /// Per config stage: the TX queue of a stage that transmits (its `queue`, or the one
+    /// assigned to its reactor when the YAML names none); 0 for the others.
+    std::vector<std::uint16_t> stage_tx_queue;
     std::vector<edge_plan> edges;        ///< per config edge
     std::vector<queue_plan> queues;
     std::vector<timer_plan> timers;

@@ -85,6 +85,7 @@ struct stage_args {
     graph* owner = nullptr;
     unsigned reactor = 0; ///< index of the reactor the stage runs on
     role_set roles;       ///< the type's roles (its schema's)
+    std::uint16_t tx_queue = 0; ///< the TX queue the plan gave a stage that transmits
 };
 
 /// A stage-specific figure for stats and metrics (stage::extra()). `counter`: it only

@@ -181,7 +181,8 @@ def check(binary, root):
                      pre.split("\n", 1)[1] +
                      "  - {name: t1, type: port_tx, reactor: a, params: {port: o}}\n"
                      "  - {name: t2, type: port_tx, reactor: b, params: {port: o, queue: 0}}\n",
-                     r":9:68: TX queue 0 of port 'o' is already used by stage 't1'"),
+                     # explicit queues are claimed first; t1 (no queue) is told who has it
+                     r":8:5: TX queue 0 of port 'o' is already used by stage 't2'"),
         # a planned reactor the plan does not have
         "reactor": ("name: c\nreactors: auto\nstages:\n"
                     "  - {name: g, type: generator, reactor: r0}\n"
@@ -592,6 +593,111 @@ def health(binary, root):
         watch(yml, 503, "port 'wire': link down")
 
 
+def read_pcapng(path):
+    """The packets of a pcapng file (Enhanced Packet Blocks), in file order."""
+    data, off, out = open(path, "rb").read(), 0, []
+    while off + 12 <= len(data):
+        btype, blen = struct.unpack("<II", data[off:off + 8])
+        if btype == 6:
+            caplen = struct.unpack("<I", data[off + 20:off + 24])[0]
+            out.append(data[off + 28:off + 28 + caplen])
+        off += blen
+    return out
+
+
+def rss(binary, root):
+    """pipelines/rss.yaml (memif server, 2 queue pairs, a reactor per queue): testpmd
+    flowgen on 2 queues reaches both reactors; then a pktkernel client with a sequenced
+    generator per queue gets every flow back in order on the queue it used."""
+    import shutil
+    testpmd = shutil.which("dpdk-testpmd")
+    if not testpmd:
+        print("dpdk-testpmd not installed")
+        sys.exit(77)
+    src = open(os.path.join(root, "pipelines", "rss.yaml")).read()
+    with tempfile.TemporaryDirectory() as d:
+        sock = os.path.join(d, "rss.sock")
+        tag = f"{os.getpid()}"
+        prefixes = [f"pk-rss-{tag}", f"pk-rssgen-{tag}", f"pk-rsscl-{tag}"]
+        cfg = re.sub(r"socket=[^\s]+", f"socket={sock}", src)
+        cfg = re.sub(r"file_prefix: [^\s]+", f"file_prefix: {prefixes[0]}", cfg)
+        yml = os.path.join(d, "rss.yaml")
+        open(yml, "w").write(cfg)
+
+        def dut(seconds, js):
+            return subprocess.Popen([binary, "--config", yml, "--duration", str(seconds),
+                                     "--stats-json", js], stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+
+        def finish(p, name):
+            out, _ = p.communicate(timeout=60)
+            assert p.returncode == 0, f"{name}: exit {p.returncode}\n{out[-4000:]}"
+            return out
+
+        try:
+            # 1. testpmd flowgen, two queues: both reactors get traffic.
+            js = os.path.join(d, "a.json")
+            p = dut(6, js)
+            time.sleep(1.5)
+            gen = subprocess.run(
+                ["taskset", "-c", "0", "timeout", "-s", "INT", "3", testpmd, "--lcores",
+                 "0@0,1@0", "--no-huge", "-m", "512", "--no-pci", f"--file-prefix={prefixes[1]}",
+                 f"--vdev=net_memif0,role=client,socket={sock}", "--", "--rxq=2", "--txq=2",
+                 "--forward-mode=flowgen", "--auto-start", "--total-num-mbufs=8192",
+                 "--stats-period", "1"], capture_output=True, text=True, timeout=60)
+            finish(p, "rss (testpmd)")
+            stats = json.load(open(js))
+            check_accounting(stats, "rss")
+            st = stats["stages"]
+            for q in ("0", "1"):
+                assert st["rx" + q]["produced"] > 0, (q, st["rx" + q], gen.stdout[-2000:])
+                assert st["tx" + q]["transmitted"] > 0, (q, st["tx" + q])
+            print(f"testpmd flowgen, 2 queues: rx0 {st['rx0']['produced']}, "
+                  f"rx1 {st['rx1']['produced']} packets")
+
+            # 2. Per-flow order: a client whose generators stamp (flow, sequence), one
+            # per queue, captures what comes back on each queue.
+            caps = [os.path.join(d, f"back{q}.pcapng") for q in (0, 1)]
+            client = os.path.join(d, "client.yaml")
+            stages, edges = [], []
+            for q in (0, 1):
+                stages += [
+                    f"  - {{name: gen{q}, type: generator, reactor: c{q}, params: {{flows: 64, "
+                    f"family: ipv4, proto: udp, size: 64, rate_pps: 50000, seed: {q + 1}}}}}",
+                    f"  - {{name: out{q}, type: port_tx, reactor: c{q}, params: {{port: c}}}}",
+                    f"  - {{name: back{q}, type: port_rx, reactor: c{q}, params: {{port: c, queue: {q}}}}}",
+                    f"  - {{name: cap{q}, type: capture, reactor: c{q}, params: {{path: {caps[q]}}}}}",
+                    f"  - {{name: done{q}, type: drop, reactor: c{q}}}"]
+                edges += [f"  - {{from: gen{q}, to: out{q}}}", f"  - {{from: back{q}, to: cap{q}}}",
+                          f"  - {{from: cap{q}, to: done{q}}}"]
+            open(client, "w").write("\n".join([
+                "name: rss-client", "eal: {hugepages: off, memory_mb: 512, file_prefix: " + prefixes[2] + "}",
+                "ports:", f"  - {{name: c, device: 'net_memif0,role=client,socket={sock}', "
+                "rx_queues: 2, tx_queues: 2}",
+                "reactors:", "  - {name: c0, lcore: 1, cpu: 0}", "  - {name: c1, lcore: 2, cpu: 0}",
+                "stages:"] + stages + ["edges:"] + edges) + "\n")
+            js = os.path.join(d, "b.json")
+            p = dut(6, js)
+            time.sleep(1.5)
+            code, out, err = run(binary, ["--config", client, "--duration", "3"], timeout=60)
+            assert code == 0, f"client: exit {code}\n{out[-3000:]}\n{err[-2000:]}"
+            finish(p, "rss (client)")
+            check_accounting(json.load(open(js)), "rss")
+            for q in (0, 1):
+                frames = read_pcapng(caps[q])
+                assert len(frames) > 1000, (q, len(frames))
+                last = {}
+                for f in frames:
+                    fid, seq = struct.unpack(">IQ", f[42:54])
+                    assert seq > last.get(fid, -1), f"queue {q}: flow {fid} went back: {seq} after {last[fid]}"
+                    last[fid] = seq
+                assert len(last) == 64, (q, len(last))
+                print(f"queue {q}: {len(frames)} packets back, 64 flows, each in order")
+        finally:
+            for pfx in prefixes:
+                subprocess.run(["rm", "-rf", f"/var/run/dpdk/{pfx}"], check=False)
+
+
 CASES = {
     "forward-pcap": forward_pcap,
     "bad-config": bad_config,
@@ -603,6 +709,7 @@ CASES = {
     "hugepages": hugepages,
     "telemetry": telemetry,
     "health": health,
+    "rss": rss,
 }
 
 

@@ -108,7 +108,10 @@ class port_tx final : public stage {
 public:
     explicit port_tx(const stage_args& a) : stage(a) {
         _port_name = a.params->string_or("port", "");
-        _queue = static_cast<std::uint16_t>(a.params->integer_or("queue", 0));
+        // No `queue` in the YAML: the one the plan assigned to this reactor.
+        _queue = a.params->find("queue")
+                     ? static_cast<std::uint16_t>(a.params->integer_or("queue", 0))
+                     : a.tx_queue;
         _burst = static_cast<std::uint16_t>(a.params->integer_or("burst", 32));
         _drain_us = static_cast<std::uint64_t>(a.params->integer_or("drain_us", 100));
         _r_full = add_reason("tx_full");

@@ -167,3 +167,62 @@ TEST(plan, backpressure_never_waits_for_a_reactor_on_the_same_thread) {
     EXPECT_FALSE(p->edges[1].wait) << "a and b share one thread";
     EXPECT_TRUE(p->edges[2].wait);
 }
+
+namespace {
+/// Three reactors transmitting on port `p` (tx_queues `n`): t0 and t0b on a, t1 on b,
+/// t2 on c; `extra` is appended to t1's params (an explicit queue).
+std::string tx_yaml(unsigned n, const std::string& extra = "") {
+    return "ports:\n  - {name: p, device: net_null0, tx_queues: " + std::to_string(n) +
+           "}\nreactors:\n  - {name: a}\n  - {name: b}\n  - {name: c}\nstages:\n"
+           "  - {name: g, type: generator, reactor: a}\n"
+           "  - {name: t0, type: port_tx, reactor: a, params: {port: p}}\n"
+           "  - {name: g2, type: generator, reactor: a}\n"
+           "  - {name: t0b, type: port_tx, reactor: a, params: {port: p}}\n"
+           "  - {name: gb, type: generator, reactor: b}\n"
+           "  - {name: t1, type: port_tx, reactor: b, params: {port: p" + extra + "}}\n"
+           "  - {name: gc, type: generator, reactor: c}\n"
+           "  - {name: t2, type: port_tx, reactor: c, params: {port: p}}\n"
+           "edges:\n  - {from: g, to: t0}\n  - {from: g2, to: t0b}\n  - {from: gb, to: t1}\n"
+           "  - {from: gc, to: t2}\n";
+}
+} // namespace
+
+TEST(plan, tx_stages_without_a_queue_get_one_per_reactor) {
+    auto p = plan_of(tx_yaml(3), machine(4));
+    ASSERT_TRUE(p) << p.err().message;
+    // Stages in order g t0 g2 t0b gb t1 gc t2: a's two share queue 0, b 1, c 2.
+    EXPECT_EQ(p->stage_tx_queue[1], 0u);
+    EXPECT_EQ(p->stage_tx_queue[3], 0u);
+    EXPECT_EQ(p->stage_tx_queue[5], 1u);
+    EXPECT_EQ(p->stage_tx_queue[7], 2u);
+    EXPECT_NE(p->describe(g_cfg).find("t2 (port_tx, tx queue 2)"), std::string::npos)
+        << p->describe(g_cfg);
+}
+
+TEST(plan, an_explicit_tx_queue_is_kept_and_skipped_by_the_assignment) {
+    auto p = plan_of(tx_yaml(3, ", queue: 0"), machine(4));
+    ASSERT_TRUE(p) << p.err().message; // b has 0: a gets 1, c 2
+    EXPECT_EQ(p->stage_tx_queue[1], 1u);
+    EXPECT_EQ(p->stage_tx_queue[3], 1u);
+    EXPECT_EQ(p->stage_tx_queue[5], 0u);
+    EXPECT_EQ(p->stage_tx_queue[7], 2u);
+    p = plan_of(tx_yaml(3, ", queue: 2"), machine(4));
+    ASSERT_TRUE(p) << p.err().message; // b has 2: a gets 0, c 1
+    EXPECT_EQ(p->stage_tx_queue[1], 0u);
+    EXPECT_EQ(p->stage_tx_queue[5], 2u);
+    EXPECT_EQ(p->stage_tx_queue[7], 1u);
+}
+
+TEST(plan, too_few_tx_queues_for_the_reactors_is_an_error_that_says_so) {
+    auto p = plan_of(tx_yaml(2), machine(4));
+    ASSERT_FALSE(p);
+    EXPECT_NE(p.err().message.find("has 2 tx_queues and every one is used by another reactor"),
+              std::string::npos)
+        << p.err().message;
+    EXPECT_NE(p.err().message.find("t.yaml:"), std::string::npos) << p.err().message;
+    // One queue: the old rule, one reactor per (port, queue).
+    p = plan_of(tx_yaml(1), machine(4));
+    ASSERT_FALSE(p);
+    EXPECT_NE(p.err().message.find("already used by stage 't0'"), std::string::npos)
+        << p.err().message;
+}
