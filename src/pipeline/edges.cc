@@ -11,20 +11,6 @@
 namespace pk::pipeline {
 namespace {
 
-/// Waits for room (backpressure) until the graph aborts; returns how many were taken.
-template <typename Push>
-PK_ALWAYS_INLINE std::uint16_t push_with_policy(Push&& push, rte_mbuf** pkts, std::uint16_t n,
-                                                bool backpressure,
-                                                const std::atomic<bool>& abort) noexcept {
-    std::uint16_t k = static_cast<std::uint16_t>(push(pkts, n));
-    if (PK_LIKELY(k == n) || !backpressure) return k;
-    while (k < n && !abort.load(std::memory_order_relaxed)) {
-        cpu_relax();
-        k = static_cast<std::uint16_t>(k + push(pkts + k, static_cast<std::uint16_t>(n - k)));
-    }
-    return k;
-}
-
 /// The consumer end shared by link and sub queues: pops bursts from Q and hands them to
 /// the target stage; a torn-down graph (no graceful stop) still frees what Q holds.
 template <typename Q>
@@ -44,6 +30,7 @@ public:
         return this;
     }
     std::uint32_t poll() noexcept override {
+        if (PK_UNLIKELY(_target->blocked())) return 0; // its chain has parked packets
         rte_mbuf* b[burst_size];
         auto n = static_cast<std::uint16_t>(_q.pop_burst(b, burst_size));
         if (n) _target->receive(b, n);
@@ -70,10 +57,9 @@ public:
         return this;
     }
     std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept override {
-        return pushed(
-            push_with_policy([this](rte_mbuf** p, std::uint16_t k) { return _q.push_burst(p, k); },
-                             pkts, n, _wait, _abort));
+        return pushed(static_cast<std::uint16_t>(_q.push_burst(pkts, n)));
     }
+    bool waits() const noexcept override { return _wait; }
 
 private:
     bool _has_producer = false, _wait = false;
@@ -93,10 +79,9 @@ public:
         producer(sub_queue& q, bool wait) : _q(q), _p(q._q.add_producer()), _wait(wait) {}
         bool valid() const noexcept { return _p.valid(); }
         std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept override {
-            return _q.pushed(push_with_policy(
-                [this](rte_mbuf** p, std::uint16_t k) { return _p.push_burst(p, k); }, pkts, n,
-                _wait, _q._abort));
+            return _q.pushed(static_cast<std::uint16_t>(_p.push_burst(pkts, n)));
         }
+        bool waits() const noexcept override { return _wait; }
 
     private:
         sub_queue& _q;
@@ -141,6 +126,7 @@ public:
             : _sub(r._ring.subscribe()), _target(target), _in_place(in_place) {}
         bool valid() const noexcept { return _sub.valid(); }
         std::uint32_t poll() noexcept override {
+            if (PK_UNLIKELY(_target.blocked())) return 0; // its chain has parked packets
             auto s = _sub.peek(burst_size);
             if (s.empty()) return 0;
             rte_mbuf* b[burst_size];
@@ -200,14 +186,14 @@ public:
     }
 
     std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept override {
-        return pushed(push_with_policy(
-            [this](rte_mbuf** p, std::uint16_t k) {
-                auto c = _ring.push_burst(p, k);
-                if (c < k) _ring.service();
-                return c;
-            },
-            pkts, n, _bp, _abort));
+        auto c = static_cast<std::uint16_t>(_ring.push_burst(pkts, n));
+        if (c < n) { // release what every cursor has passed, then once more
+            _ring.service();
+            c = static_cast<std::uint16_t>(c + _ring.push_burst(pkts + c, n - c));
+        }
+        return pushed(c);
     }
+    bool waits() const noexcept override { return _bp; }
     std::uint32_t service() noexcept override {
         return static_cast<std::uint32_t>(_ring.service());
     }

@@ -1,5 +1,7 @@
 #include "pipeline/graph.hh"
 
+#include <algorithm>
+
 #include "base/compiler.hh"
 #include "base/log.hh"
 #include "net/port.hh"
@@ -108,12 +110,35 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
             if (!sink)
                 return fail(ec.at, "the " + std::string(e.kind->name) +
                                        " queue of this edge takes no more producers");
-            from.connect(static_cast<unsigned>(out), route{nullptr, sink});
             if (auto* c = q.add_consumer(to, e.wait, e.in_place))
                 g->_sources[to.reactor()].push_back(c);
+            // After the consumer: it may take the waiting away (a pub ring whose
+            // subscriber runs on the publisher's reactor), and connect() asks.
+            from.connect(static_cast<unsigned>(out), route{nullptr, sink});
             g->_hops.push_back({&q, from.reactor(), to.reactor()});
         }
         g->_edge_info.push_back(std::move(info));
+    }
+
+    // Backpressure: a stage that may park packets stops the entries of its chain — the
+    // sources and edge consumers it is reached from by direct calls — taking input.
+    std::vector<bool> entry(g->_stages.size());
+    for (std::size_t i = 0; i < g->_stages.size(); ++i)
+        entry[i] = g->_stages[i]->is_source();
+    for (const edge_plan& e : p.edges)
+        if (!e.direct) entry[e.to] = true;
+    for (std::size_t i = 0; i < g->_stages.size(); ++i) {
+        if (!entry[i]) continue;
+        std::vector<stage*> todo{g->_stages[i].get()}, seen;
+        while (!todo.empty()) {
+            stage* s = todo.back();
+            todo.pop_back();
+            if (std::find(seen.begin(), seen.end(), s) != seen.end()) continue;
+            seen.push_back(s);
+            if (s->may_park()) s->add_entry(g->_stages[i].get());
+            for (unsigned o = 0; o < s->outputs().size(); ++o)
+                if (stage* d = s->route_of(o).direct) todo.push_back(d);
+        }
     }
 
     for (std::size_t i = 0; i < g->_stages.size(); ++i) {
@@ -155,7 +180,7 @@ std::uint64_t graph::queued() const noexcept {
     for (auto& e : _queues)
         q += e->queued();
     for (auto& s : _stages)
-        q += s->held();
+        q += s->held() + s->parked();
     return q;
 }
 
@@ -198,9 +223,13 @@ void graph::settle() noexcept {
                 moved += e->poll();
         }
         for (auto& s : _stages)
+            moved += s->retry_parked();
+        for (auto& s : _stages)
             s->drain();
         if (moved == 0) break;
     }
+    for (auto& s : _stages) // a consumer that never took them: counted, not lost
+        s->drop_parked();
     for (unsigned r = 0; r < _sources.size(); ++r)
         service(r);
 }

@@ -19,7 +19,9 @@ namespace {
 class stage_net_source final : public sched::net_source {
 public:
     explicit stage_net_source(stage& s) : _s(s) {}
-    std::uint32_t poll_burst(sched::reactor&, std::uint32_t) noexcept override { return _s.poll(); }
+    std::uint32_t poll_burst(sched::reactor&, std::uint32_t) noexcept override {
+        return PK_UNLIKELY(_s.blocked()) ? 0 : _s.poll(); // parked below: RX waits in the NIC
+    }
     const char* name() const noexcept override { return _s.name().c_str(); }
 
 private:
@@ -31,7 +33,7 @@ class source_task final : public sched::task {
 public:
     explicit source_task(stage& s) : _s(s) {}
     sched::poll_result poll(sched::reactor&) noexcept override {
-        return sched::poll_result::ran(_s.poll());
+        return sched::poll_result::ran(PK_UNLIKELY(_s.blocked()) ? 0 : _s.poll());
     }
 
 private:
@@ -63,11 +65,15 @@ class pollers::housekeeping final : public sched::task {
 public:
     housekeeping(graph& g, unsigned r, std::vector<stage*> stages)
         : _g(g), _r(r), _stages(std::move(stages)) {
-        for (auto* s : _stages)
+        for (auto* s : _stages) {
             if (s->ticks()) _tickers.push_back(s);
+            if (s->may_park()) _parkers.push_back(s);
+        }
     }
     sched::poll_result poll(sched::reactor&) noexcept override {
         std::uint32_t w = _g.service(_r);
+        for (auto* s : _parkers) // backpressure: what full edges refused, pushed on
+            w += s->retry_parked();
         if (!_tickers.empty()) {
             const std::uint64_t now = tsc::now();
             for (auto* s : _tickers)
@@ -90,6 +96,7 @@ private:
     unsigned _r;
     std::vector<stage*> _stages;
     std::vector<stage*> _tickers; ///< the stages whose tick() does something
+    std::vector<stage*> _parkers; ///< the stages with a backpressure edge out
     std::atomic<bool> _drain_requested{false}, _drained{false};
 };
 

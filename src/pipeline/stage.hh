@@ -31,6 +31,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -63,9 +64,12 @@ inline constexpr unsigned reason_queue_full = 1;  ///< the edge's queue refused 
 class edge_sink {
 public:
     virtual ~edge_sink() = default;
-    /// Takes up to n packets; returns how many it took (the rest stay with the caller,
-    /// who drops them as queue_full). A backpressure edge waits for room instead.
+    /// Takes up to n packets; returns how many it took. Never waits: the rest stay with
+    /// the caller, who drops them as queue_full — or, when waits(), parks them (stage).
     virtual std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept = 0;
+    /// A full queue is backpressure here: what it refuses is held by the producer, which
+    /// stops taking input until the queue has room (control thread, fixed at build).
+    virtual bool waits() const noexcept { return false; }
 };
 
 class stage;
@@ -74,7 +78,13 @@ class stage;
 struct route {
     stage* direct = nullptr;   ///< same reactor: a direct call
     edge_sink* edge = nullptr; ///< another reactor: a queue
+    bool wait = false;         ///< edge->waits(): refused packets are parked, not dropped
 };
+
+/// Packets a backpressure edge refused, held by the producing stage until it has room:
+/// at most this many per output (more than any burst a chain hands down; beyond it they
+/// are dropped as queue_full, counted).
+inline constexpr unsigned park_capacity = 256;
 
 /// What a factory gets: the stage's name, type, params and the graph being built (for
 /// ports, mempools and peers).
@@ -123,7 +133,7 @@ public:
     int output_index(std::string_view name);
     const std::vector<std::string>& outputs() const noexcept { return _outputs; }
     const std::vector<std::string>& reasons() const noexcept { return _reasons; }
-    void connect(unsigned output, route r) noexcept { _routes[output] = r; }
+    void connect(unsigned output, route r);
     const route& route_of(unsigned output) const noexcept { return _routes[output]; }
     /// Called once every stage exists and every edge is connected, before reactors
     /// start (ports are started by then). Sources find their devices here.
@@ -170,6 +180,22 @@ public:
     /// at start(); allocates, so never from the packet path).
     virtual std::vector<stage_value> extra() const { return {}; }
 
+    /// Backpressure without stalling the reactor. A full waiting edge leaves its
+    /// packets parked in the producing stage; while any are, the chain's entry stages
+    /// (the sources and edge consumers from which this stage is reached by direct calls,
+    /// set by the graph) take no input, and the reactor goes on with its other sources,
+    /// edges and timers. retry_parked() (housekeeping, every round) pushes them on; the
+    /// last one out lets the entries take input again. Owner reactor only, except
+    /// parked() (any thread: a relaxed single-writer value).
+    bool blocked() const noexcept { return _blocked != 0; }
+    std::uint64_t parked() const noexcept { return _parked_total.load(std::memory_order_relaxed); }
+    bool may_park() const noexcept { return _park != nullptr; }
+    std::uint32_t retry_parked() noexcept;
+    /// Settle (single thread, no reactor running): drops what is still parked as
+    /// queue_full after the last retry.
+    void drop_parked() noexcept;
+    void add_entry(stage* e) { _entries.push_back(e); }
+
     /// Stops a source producing more packets (graceful stop, first step).
     void quiesce() noexcept { _quiesced.store(true, std::memory_order_relaxed); }
     bool quiesced() const noexcept { return _quiesced.load(std::memory_order_relaxed); }
@@ -196,10 +222,16 @@ protected:
             _c.out[output].add(n);
             r.direct->receive(pkts, n);
         } else if (r.edge) {
+            // Packets parked on this output go first: nothing may overtake them.
+            if (PK_UNLIKELY(r.wait && _park[output].n)) return park(output, pkts, n);
             std::uint16_t k = r.edge->push(pkts, n);
             _c.out[output].add(k);
-            if (PK_UNLIKELY(k < n))
-                drop(reason_queue_full, pkts + k, static_cast<std::uint16_t>(n - k));
+            if (PK_UNLIKELY(k < n)) {
+                if (r.wait)
+                    park(output, pkts + k, static_cast<std::uint16_t>(n - k));
+                else
+                    drop(reason_queue_full, pkts + k, static_cast<std::uint16_t>(n - k));
+            }
         } else {
             drop(reason_unconnected, pkts, n);
         }
@@ -240,6 +272,13 @@ protected:
     graph* owner() const noexcept { return _graph; }
 
 private:
+    struct parked_burst {
+        std::uint16_t n = 0;
+        std::array<rte_mbuf*, park_capacity> pkts;
+    };
+    PK_NOINLINE void park(unsigned output, rte_mbuf** pkts, std::uint16_t n) noexcept;
+    void set_blocked(bool on) noexcept;
+
     std::string _name, _type;
     graph* _graph;
     unsigned _reactor;
@@ -249,6 +288,10 @@ private:
     std::array<route, max_outputs> _routes{};
     std::atomic<bool> _quiesced{false};
     bool _on_loan = false;
+    std::unique_ptr<parked_burst[]> _park; ///< per output; only when one waits (connect)
+    std::atomic<std::uint32_t> _parked_total{0};
+    std::uint32_t _blocked = 0;   ///< stages below this entry with parked packets
+    std::vector<stage*> _entries; ///< who stops taking input while this one has parked
     stage_counters _c;
 };
 

@@ -273,7 +273,9 @@ std::uint64_t run_until_idle(graph& g) {
     for (;;) {
         std::uint64_t w = 0;
         for (auto& s : g.stages())
-            if (s->is_source()) w += s->poll();
+            if (s->is_source() && !s->blocked()) w += s->poll();
+        for (auto& s : g.stages()) // what the housekeeping task does each round
+            w += s->retry_parked();
         for (unsigned r = 0; r < g.reactors(); ++r) {
             for (auto* src : g.sources_of(r))
                 w += src->poll();

@@ -1626,8 +1626,76 @@ TEST(Graph, SameReactorSubEdgeNeverWaitsForItsOwnConsumer) {
                         2, {{"b", 1}}),
               "");
     feed(e2["b"], frames(64));
-    EXPECT_FALSE(returns_without_abort(
-        *e2.g, [&] { feed(e2["b"], frames(1)); }, 200));
+    // ... without stalling its reactor: the packet the full lane refuses is parked in
+    // b (not dropped), and moves on once c has made room.
+    EXPECT_TRUE(returns_without_abort(*e2.g, [&] { feed(e2["b"], frames(1)); }, 200));
+    EXPECT_EQ(e2["b"]->parked(), 1u);
+    EXPECT_EQ(drops(*e2["b"], "queue_full"), 0u);
+    EXPECT_EQ(e2.g->queued(), 65u);
+    run_until_idle(*e2.g);
+    EXPECT_EQ(e2["b"]->parked(), 0u);
+    EXPECT_EQ(e2.col("c").items.size(), 65u);
+    EXPECT_BALANCED_IN(*e2.g, 65u);
+}
+
+// A full backpressure edge holds the producer's burst in the producer and stops the
+// chain's source; the producer's reactor goes on with its other sources and edges.
+TEST(Graph, AFullBackpressureEdgeParksItsBurstAndTheReactorGoesOn) {
+    rte_mempool* mp = test_pool();
+    const unsigned before = rte_mempool_avail_count(mp);
+    {
+        env e;
+        ASSERT_EQ(try_build(e,
+                            "stages:\n"
+                            "  - {name: g1, type: generator, params: {burst: 32, mbufs: 1023}}\n"
+                            "  - {name: stuck, type: t_collect}\n"
+                            "  - {name: g2, type: generator, params: {burst: 32, mbufs: 1023}}\n"
+                            "  - {name: live, type: t_collect}\n"
+                            "edges:\n"
+                            "  - {from: g1, to: stuck, size: 64, overflow: backpressure}\n"
+                            "  - {from: g2, to: live, size: 64, overflow: backpressure}\n",
+                            2, {{"stuck", 1}, {"live", 1}}),
+                  "");
+        edge_source* to_stuck = nullptr;
+        edge_source* to_live = nullptr;
+        for (auto* src : e.g->sources_of(1))
+            (&src->target() == e["stuck"] ? to_stuck : to_live) = src;
+        ASSERT_TRUE(to_stuck && to_live);
+        // Reactor 0's rounds (its sources, then housekeeping); reactor 1 serves only
+        // `live`: the consumer of g1's edge has stopped.
+        for (int round = 0; round < 200; ++round) {
+            for (const char* n : {"g1", "g2"})
+                if (!e[n]->blocked()) e[n]->poll();
+            e["g1"]->retry_parked();
+            e["g2"]->retry_parked();
+            to_live->poll();
+        }
+        // g1 filled its edge (63 usable slots of 64), parked the rest of one burst, and
+        // then stopped producing; nothing dropped.
+        const auto g1_made = e["g1"]->counters().produced.load();
+        EXPECT_TRUE(e["g1"]->blocked());
+        EXPECT_GT(e["g1"]->parked(), 0u);
+        EXPECT_LE(g1_made, 64u + 32u);
+        EXPECT_EQ(e["g1"]->dropped_total(), 0u);
+        // g2, on the same reactor, kept going the whole time.
+        EXPECT_EQ(e["g2"]->counters().produced.load(), 200u * 32u);
+        EXPECT_EQ(e.col("live").items.size(), 200u * 32u);
+        EXPECT_EQ(e["g2"]->dropped_total(), 0u);
+        // The consumer comes back: the parked packets move, g1 produces again.
+        to_stuck->poll();
+        to_stuck->poll();
+        EXPECT_GT(e["g1"]->retry_parked(), 0u);
+        EXPECT_EQ(e["g1"]->parked(), 0u);
+        EXPECT_FALSE(e["g1"]->blocked());
+        e["g1"]->poll();
+        EXPECT_GT(e["g1"]->counters().produced.load(), g1_made);
+        for (auto& s : e.g->stages())
+            s->quiesce();
+        run_until_idle(*e.g);
+        EXPECT_EQ(e.g->queued(), 0u);
+        EXPECT_EQ(e.col("stuck").items.size(), e["g1"]->counters().produced.load());
+    }
+    EXPECT_EQ(rte_mempool_avail_count(mp), before);
 }
 
 TEST(Graph, AllowCycleOnOneReactorIsQueuedNotARecursiveCall) {
