@@ -197,7 +197,12 @@ struct tx_counters {
     std::array<std::uint64_t, tx_drop_count> dropped{};
     std::uint64_t faults = 0; ///< guarded bursts that faulted (see peer_guard.hh)
     std::uint64_t fault_leaks = 0; ///< of their packets, those that could not be freed
-    std::uint64_t total_dropped() const noexcept { return dropped[0] + dropped[1] + dropped[2]; }
+    std::uint64_t total_dropped() const noexcept {
+        std::uint64_t t = 0;
+        for (auto d : dropped)
+            t += d;
+        return t;
+    }
 };
 
 /// A TX queue as a buffered sink. Packets collect until the buffer is full (then it

@@ -151,9 +151,9 @@ with tempfile.TemporaryDirectory() as d:
         assert rx and max(rx) > 0, f"the last client got nothing back:\n{out[-3000:]}"
         value = scrape(mport)
         changes = int(value("pktkernel_port_link_changes_total", port="wire"))
-        faults = int(value("pktkernel_drops_total", stage="tx", reason="tx_peer_gone") or 0) + \
+        cut = int(value("pktkernel_drops_total", stage="tx", reason="tx_peer_gone") or 0) + \
             int(value("pktkernel_drops_total", stage="rx", reason="peer_gone") or 0)
-        faults = f"{int(value('pktkernel_peer_faults_total'))} bursts cut short, {faults} packets"
+        faults = f"{int(value('pktkernel_peer_faults_total'))} bursts cut short, {cut} packets"
         # Up and down once per client; the control loop looks at every LSC event.
         assert changes == 2 * (cycles + 1), (changes, cycles)
         wait_for(lambda: scrape(mport)("pktkernel_port_link_up", port="wire") == 0, 10,

@@ -40,7 +40,7 @@ public:
         rte_mbuf* pkts[burst_size];
         std::uint16_t n = _rxq.rx_burst(pkts, _burst);
         if (n == 0) {
-            if (PK_UNLIKELY(_rxq.faults() != _seen_faults)) return account_faults();
+            if (PK_UNLIKELY(_rxq.fault_drops() != _seen_fault_drops)) return account_faults();
             return 0;
         }
         count_produced(n);
@@ -68,7 +68,6 @@ private:
     /// A guarded burst the peer's disappearance cut short: the queue freed what the
     /// driver had received; account for it as received and dropped (peer_gone).
     PK_NOINLINE std::uint32_t account_faults() noexcept {
-        _seen_faults = _rxq.faults();
         const std::uint64_t lost = _rxq.fault_drops() - _seen_fault_drops;
         _seen_fault_drops = _rxq.fault_drops();
         count_produced(lost);
@@ -97,7 +96,7 @@ private:
     std::string _port_name;
     std::uint16_t _queue, _burst;
     unsigned _r_bad_cksum, _r_peer_gone;
-    std::uint64_t _seen_faults = 0, _seen_fault_drops = 0;
+    std::uint64_t _seen_fault_drops = 0;
     net::rx_queue _rxq;
 };
 
@@ -108,15 +107,11 @@ class port_tx final : public stage {
 public:
     explicit port_tx(const stage_args& a) : stage(a) {
         _port_name = a.params->string_or("port", "");
-        // No `queue` in the YAML: the one the plan assigned to this reactor.
-        _queue = a.params->find("queue")
-                     ? static_cast<std::uint16_t>(a.params->integer_or("queue", 0))
-                     : a.tx_queue;
+        _queue = a.tx_queue; // the plan's: the YAML's `queue`, or the reactor's own
         _burst = static_cast<std::uint16_t>(a.params->integer_or("burst", 32));
         _drain_us = static_cast<std::uint64_t>(a.params->integer_or("drain_us", 100));
-        _r_full = add_reason("tx_full");
-        _r_shutdown = add_reason("tx_shutdown");
-        _r_peer_gone = add_reason("tx_peer_gone");
+        // Indexed by net::tx_drop.
+        _reason = {add_reason("tx_full"), add_reason("tx_shutdown"), add_reason("tx_peer_gone")};
     }
 
     status start() override {
@@ -166,22 +161,18 @@ private:
             count_transmitted(c.sent - _seen_sent);
             _seen_sent = c.sent;
         }
-        if (c.total_dropped() != _seen_dropped) {
-            _seen_dropped = c.total_dropped();
-            const unsigned reason[net::tx_drop_count] = {_r_full, _r_shutdown, _r_peer_gone};
-            for (unsigned k = 0; k < net::tx_drop_count; ++k) {
-                add_drops(reason[k], c.dropped[k] - _seen[k]);
-                _seen[k] = c.dropped[k];
-            }
+        for (unsigned k = 0; k < net::tx_drop_count; ++k) {
+            add_drops(_reason[k], c.dropped[k] - _seen[k]);
+            _seen[k] = c.dropped[k];
         }
     }
 
     std::string _port_name;
     std::uint16_t _queue, _burst;
     std::uint64_t _drain_us;
-    unsigned _r_full, _r_shutdown, _r_peer_gone;
+    std::array<unsigned, net::tx_drop_count> _reason{};
     std::unique_ptr<net::tx_buffer> _tx;
-    std::uint64_t _seen_sent = 0, _seen_dropped = 0;
+    std::uint64_t _seen_sent = 0;
     std::array<std::uint64_t, net::tx_drop_count> _seen{};
     sched::counter _held;
     latency::histogram _latency;
