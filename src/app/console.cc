@@ -237,7 +237,10 @@ status console::listen(const std::string& path) {
     }
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return sys_error("control socket");
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd, 16) != 0) {
+    // Owner only (0600) whatever the umask: the console can stop the pipeline. chmod
+    // sits between bind and listen, so nobody can connect while the mode is wider.
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+        ::chmod(path.c_str(), S_IRUSR | S_IWUSR) != 0 || ::listen(fd, 16) != 0) {
         auto e = sys_error("control socket " + path);
         ::close(fd);
         return e;

@@ -8,6 +8,8 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -162,7 +164,12 @@ TEST(console, pipe_stream_like_stdin) {
 TEST(console, unix_socket_with_console_client) {
     auto c = make();
     std::string path = sock_path("a");
+    ::umask(0); // the widest umask: the socket must still be owner-only
     ASSERT_TRUE(c->listen(path)) << path;
+    ::umask(022);
+    struct stat st;
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << std::oct << (st.st_mode & 0777);
     c->add("show reactors", [](std::string_view) { return std::string("lcore 1: busy"); });
     {
         server s(*c);
