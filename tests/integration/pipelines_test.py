@@ -15,6 +15,7 @@ or `health` (/healthz and /readyz).
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -262,7 +263,6 @@ def free_port():
 def metrics(binary, root):
     """--metrics: /metrics of a running pipeline is valid Prometheus text (promtool) and
     carries the stage, drop, reactor and port families with growing counters."""
-    import shutil
     import time
     import urllib.request
     port = free_port()
@@ -609,7 +609,6 @@ def rss(binary, root):
     """pipelines/rss.yaml (memif server, 2 queue pairs, a reactor per queue): testpmd
     flowgen on 2 queues reaches both reactors; then a pktkernel client with a sequenced
     generator per queue gets every flow back in order on the queue it used."""
-    import shutil
     testpmd = shutil.which("dpdk-testpmd")
     if not testpmd:
         print("dpdk-testpmd not installed")
@@ -698,6 +697,40 @@ def rss(binary, root):
                 subprocess.run(["rm", "-rf", f"/var/run/dpdk/{pfx}"], check=False)
 
 
+NOBODY = 65534
+
+
+def nonroot(binary, root):
+    """The default pipeline on virtual devices runs as an unprivileged user: no root,
+    no capabilities, no hugepages. As root the test drops to nobody (setpriv) with a copy
+    of the binary and config in a directory nobody can read; as a normal user it runs
+    as that user."""
+    if os.geteuid() != 0:
+        shipped(binary, root, "default")
+        print("ran as uid", os.geteuid())
+        return
+    with tempfile.TemporaryDirectory() as d:
+        os.chmod(d, 0o777)
+        exe = os.path.join(d, "pktkernel")
+        yml = os.path.join(d, "default.yaml")
+        shutil.copy(binary, exe)
+        shutil.copy(os.path.join(root, "pipelines", "default.yaml"), yml)
+        os.chmod(exe, 0o755)
+        os.chmod(yml, 0o644)
+        js = os.path.join(d, "stats.json")
+        env = {"PATH": "/usr/bin:/bin", "HOME": d}
+        p = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                            "--inh-caps=-all", exe, "--config", yml, "--duration", "2",
+                            "--stats-json", js, "--metrics", f"127.0.0.1:{free_port()}"],
+                           capture_output=True, text=True, timeout=60, cwd=d, env=env)
+        assert p.returncode == 0, f"exit {p.returncode}\n{p.stdout}\n{p.stderr}"
+        assert "every packet accounted for" in p.stdout, p.stdout
+        assert os.stat(js).st_uid == NOBODY, "the stats file was not written by nobody"
+        stats = json.load(open(js))
+        check_accounting(stats, "default as nobody")
+        print("default as uid", NOBODY, json.dumps(stats["totals"]))
+
+
 CASES = {
     "forward-pcap": forward_pcap,
     "bad-config": bad_config,
@@ -710,6 +743,7 @@ CASES = {
     "telemetry": telemetry,
     "health": health,
     "rss": rss,
+    "nonroot": nonroot,
 }
 
 
