@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -1028,6 +1030,46 @@ TEST(Capture, WritesPcapngAndPassesOriginalsOn) {
     }
     std::remove(path.c_str());
     rmdir(dir);
+}
+
+TEST(Capture, FullDiskCountsMissedAndPassesEveryPacketOn) {
+    // A 64 KiB tmpfs fills after a few hundred packets: the rest are counted as missed
+    // (ENOSPC), and every packet still goes on to the sink, none dropped.
+    char dir[] = "/tmp/pk_capture_full_XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    if (::mount("tmpfs", dir, "tmpfs", 0, "size=64k,mode=0700") != 0) {
+        rmdir(dir);
+        GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+    }
+    struct unmount {
+        const char* d;
+        ~unmount() {
+            ::umount2(d, MNT_DETACH);
+            rmdir(d);
+        }
+    } guard{dir};
+    std::string path = std::string(dir) + "/cap.pcapng";
+    constexpr std::uint64_t n = 3000;
+    env e;
+    ASSERT_EQ(try_build(e, "stages:\n"
+                           "  - {name: gen, type: generator, params: {flows: 4, count: 3000, "
+                           "size: 300, mbufs: 1023}}\n"
+                           "  - {name: cap_full, type: capture, params: {path: '" +
+                               path +
+                               "'}}\n"
+                               "  - {name: sink, type: t_collect}\n"
+                               "edges:\n"
+                               "  - {from: gen, to: cap_full}\n"
+                               "  - {from: cap_full, to: sink}\n"),
+              "");
+    run_until_idle(*e.g);
+    std::uint64_t captured = extra_value(*e["cap_full"], "captured_total");
+    std::uint64_t missed = extra_value(*e["cap_full"], "missed_total");
+    EXPECT_GT(captured, 0u);
+    EXPECT_LT(captured, 250u) << "64 KiB cannot hold more than ~200 packets of 300 bytes";
+    EXPECT_EQ(captured + missed, n);
+    EXPECT_EQ(e.col("sink").items.size(), n) << "the data path goes on";
+    EXPECT_EQ(e["cap_full"]->dropped_total(), 0u);
 }
 
 TEST(Capture, MaxPacketsAndCopiesReturnedOverALongRun) {
