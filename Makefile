@@ -1,11 +1,13 @@
 # pktkernel — every set-up step in one place. On a fresh Debian 12 machine (root):
 #   make run    installs what is missing, builds, runs the default pipeline
 #   make test   installs what is missing, builds, runs every test, prints the totals
-# Other targets: deps build bench perf sanitize tsan format clean
+# Other targets: deps build bench perf fuzz sanitize tsan format clean
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 DURATION   ?= 10
 CONFIG     ?= pipelines/default.yaml
 MESON_TEST_ARGS ?=
@@ -19,12 +21,12 @@ PACKAGES := build-essential pkg-config python3 meson ninja-build \
 # socat: the console must work with a plain socat client (tested), and it is the kernel
 # UDP client of the veth test; tcpreplay, iproute2, ethtool: that test replays a capture
 # into a veth whose peer sits in a namespace it creates (af_packet / af_xdp ports);
-# clang + libclang-rt-14-dev: the libFuzzer target for the packet parser (fuzz suite).
+# clang + libclang-rt-14-dev: the libFuzzer targets (make fuzz).
 # procps: pgrep, the perf harness test checks that nothing is left running.
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps configure build run test bench perf sanitize tsan format clean
+.PHONY: all deps configure build run test bench perf fuzz sanitize tsan format clean
 
 all: build
 
@@ -73,6 +75,20 @@ PERF_ARGS ?= --quick
 perf: build
 	/usr/bin/python3 perf/run $(PERF_ARGS)
 
+# libFuzzer over every fuzz target (tests/fuzz/), FUZZ_SECONDS each: a clang build with
+# ASan + UBSan and coverage on everything the targets link. A finding fails the run and
+# leaves its input in $(FUZZ_BUILD)/tests/fuzz/<target>-work/.
+FUZZ_TARGETS := parse config console http
+fuzz: deps
+	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang CXX=clang++ meson setup $(FUZZ_BUILD) \
+	  --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false \
+	  -Dcpp_args=-fsanitize=fuzzer-no-link
+	ninja -C $(FUZZ_BUILD) $(addprefix tests/fuzz/,$(addsuffix _fuzzer,$(FUZZ_TARGETS)))
+	@rm -rf $(FUZZ_BUILD)/test-results; mkdir -p $(FUZZ_BUILD)/test-results
+	@PK_FUZZ_SECONDS=$(FUZZ_SECONDS) meson test -C $(FUZZ_BUILD) --no-rebuild --suite fuzz \
+	  --print-errorlogs > $(FUZZ_BUILD)/meson-test.out 2>&1; rc=$$?; tail -n 40 $(FUZZ_BUILD)/meson-test.out; \
+	  python3 tests/summarize.py $(FUZZ_BUILD) || rc=1; exit $$rc
+
 # Address + undefined-behaviour sanitizers over every unit test.
 sanitize: deps
 	@[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) --buildtype=debugoptimized \
@@ -99,4 +115,4 @@ format:
 	find src tests perf samples -name '*.hh' -o -name '*.cc' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

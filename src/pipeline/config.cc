@@ -109,9 +109,31 @@ bool valid_name(std::string_view s) noexcept {
 
 } // namespace detail
 
+namespace {
+/// Control bytes (a name or value quoted from the file may hold any) as `\xNN`, so a
+/// diagnostic is always one printable line.
+std::string printable(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) {
+            static constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[u >> 4];
+            out += hex[u & 0xf];
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+} // namespace
+
 std::string format(const diagnostic& d) {
-    if (d.line == 0) return d.file + ": " + d.message;
-    return d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.col) + ": " + d.message;
+    if (d.line == 0) return printable(d.file) + ": " + printable(d.message);
+    return printable(d.file) + ":" + std::to_string(d.line) + ":" + std::to_string(d.col) + ": " +
+           printable(d.message);
 }
 
 std::string format(const std::vector<diagnostic>& ds) {

@@ -977,3 +977,15 @@ TEST(config_limits, a_file_above_4_mib_is_not_read) {
     EXPECT_NE(r.diagnostics()[0].message.find("a config may be at most 4 MiB"), std::string::npos)
         << r.diagnostics()[0].message;
 }
+
+// Found by the config fuzz target (corpus/config/crash-control-bytes-in-value): a value
+// with control bytes, quoted back in a diagnostic, split it over two lines.
+TEST(config_limits, control_bytes_quoted_in_a_diagnostic_stay_on_one_line) {
+    const std::string y = "name: ctl\nstages:\n  - {name: \"a\\nb\\x01\", type: nosuch}\n";
+    auto r = load_string(y, "ctl.yaml", registry::global().validation());
+    ASSERT_FALSE(r);
+    const std::string one = format(r.diagnostics()[0]);
+    EXPECT_EQ(one.find('\n'), std::string::npos) << one;
+    EXPECT_NE(one.find("a\\x0ab\\x01"), std::string::npos) << one;
+    EXPECT_EQ(format(r.diagnostics()).back(), '\n');
+}
