@@ -1,6 +1,9 @@
 // The only file that talks to yaml-cpp: YAML text → pk::pipeline::node (with 1-based
 // positions). yaml-cpp marks are 0-based; a syntax error carries one.
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
+
+#include <sstream>
 
 #include "pipeline/config_detail.hh"
 
@@ -97,28 +100,75 @@ bool convert(const YAML::Node& y, node& out, mark fallback, int depth, const sin
 
 } // namespace
 
+namespace {
+/// Counts documents and remembers where each one's content starts; ignores the rest.
+struct document_counter final : YAML::EventHandler {
+    std::vector<YAML::Mark> starts;
+    bool fresh = false;
+    void first(const YAML::Mark& m) {
+        if (fresh) starts.back() = m;
+        fresh = false;
+    }
+    void OnDocumentStart(const YAML::Mark& m) override {
+        starts.push_back(m);
+        fresh = true;
+    }
+    void OnDocumentEnd() override { fresh = false; }
+    void OnNull(const YAML::Mark& m, YAML::anchor_t) override { first(m); }
+    void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { first(m); }
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  const std::string&) override {
+        first(m);
+    }
+    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        first(m);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+        first(m);
+    }
+    void OnMapEnd() override {}
+};
+} // namespace
+
 bool read_yaml(std::string_view text, node& root, const sink& s) {
-    std::vector<YAML::Node> docs;
+    // Not YAML::LoadAll: yaml-cpp 0.7 loops for ever, allocating, on a stray flow
+    // indicator (a file that is just ","), because its parser then returns one empty
+    // document after another without consuming input. Asking for at most two documents
+    // is enough to know whether there is more than one.
+    YAML::Node doc;
     try {
-        docs = YAML::LoadAll(std::string(text));
+        std::istringstream in{std::string(text)};
+        YAML::Parser parser(in);
+        document_counter count;
+        for (int i = 0; i < 2 && parser.HandleNextDocument(count); ++i) {
+        }
+        if (count.starts.empty()) {
+            root = node{};
+            root.at = {1, 1};
+            return true;
+        }
+        if (count.starts.size() > 1) {
+            const YAML::Mark& m = count.starts[1];
+            mark at = to_mark(m);
+            if (!at.known()) at = {1, 1};
+            if (m.pos == count.starts[0].pos)
+                s.error(at, "YAML syntax error: unexpected character");
+            else
+                s.error(at, "only one YAML document is allowed in a config (remove the '---')");
+            return false;
+        }
+        doc = YAML::Load(std::string(text));
     } catch (const YAML::Exception& e) {
         mark at = to_mark(e.mark);
         if (!at.known()) at = {1, 1};
         s.error(at, "YAML syntax error: " + e.msg);
         return false;
     }
-    if (docs.empty()) {
-        root = node{};
-        root.at = {1, 1};
-        return true;
-    }
-    if (docs.size() > 1) {
-        mark at = to_mark(docs[1].Mark());
-        if (!at.known()) at = {1, 1};
-        s.error(at, "only one YAML document is allowed in a config (remove the '---')");
-    }
     std::size_t budget = max_nodes;
-    const bool ok = convert(docs[0], root, {1, 1}, 0, s, budget);
+    const bool ok = convert(doc, root, {1, 1}, 0, s, budget);
     return ok;
 }
 

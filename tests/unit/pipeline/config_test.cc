@@ -989,3 +989,16 @@ TEST(config_limits, control_bytes_quoted_in_a_diagnostic_stay_on_one_line) {
     EXPECT_NE(one.find("a\\x0ab\\x01"), std::string::npos) << one;
     EXPECT_EQ(format(r.diagnostics()).back(), '\n');
 }
+
+// Found by the config fuzz target (corpus/config/timeout-stray-comma): yaml-cpp 0.7's
+// LoadAll never returned (and grew without bound) on a file holding a stray ','.
+TEST(config_limits, a_stray_flow_indicator_is_a_syntax_error_not_a_hang) {
+    for (const char* y : {",", ", a\n", "name: x\n,\n"}) {
+        auto r = load_string(y, "comma.yaml", registry::global().validation());
+        ASSERT_FALSE(r) << y;
+        EXPECT_NE(format(r.diagnostics()).find("comma.yaml:"), std::string::npos);
+    }
+    auto two = load_string("name: a\n---\nname: b\n", "two.yaml");
+    ASSERT_FALSE(two);
+    EXPECT_NE(two.diagnostics()[0].message.find("only one YAML document"), std::string::npos);
+}
