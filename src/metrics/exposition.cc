@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cmath>
 #include <string>
 #include <unordered_map>
@@ -194,17 +195,52 @@ bool valid_label_name(std::string_view s) noexcept {
 }
 
 namespace {
+/// Length of the valid UTF-8 sequence at the start of `v` (1..4), or 0 when it is not
+/// one (a stray continuation byte, an overlong form, a surrogate, past U+10FFFF, cut).
+std::size_t utf8_length(std::string_view v) noexcept {
+    static constexpr std::uint32_t least[] = {0, 0x80, 0x800, 0x10000};
+    const auto c = static_cast<unsigned char>(v[0]);
+    std::size_t n;
+    std::uint32_t cp;
+    if (c < 0x80) return 1;
+    if ((c & 0xe0) == 0xc0)
+        n = 1, cp = c & 0x1fu;
+    else if ((c & 0xf0) == 0xe0)
+        n = 2, cp = c & 0x0fu;
+    else if ((c & 0xf8) == 0xf0)
+        n = 3, cp = c & 0x07u;
+    else
+        return 0;
+    if (v.size() <= n) return 0;
+    for (std::size_t k = 1; k <= n; ++k) {
+        const auto d = static_cast<unsigned char>(v[k]);
+        if ((d & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (d & 0x3fu);
+    }
+    if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    return n + 1;
+}
+
 /// The exposition format's escapes: backslash and newline, and '"' in label values.
+/// The format is UTF-8 and Prometheus refuses a whole scrape over one bad byte, so each
+/// byte that does not start a valid sequence becomes U+FFFD.
 void append_escaped(std::string& out, std::string_view v, bool quote) {
-    for (char c : v) {
+    while (!v.empty()) {
+        const char c = v[0];
+        std::size_t n = 1;
         if (c == '\\')
             out += "\\\\";
         else if (c == '\n')
             out += "\\n";
         else if (c == '"' && quote)
             out += "\\\"";
-        else
+        else if (static_cast<unsigned char>(c) < 0x80)
             out += c;
+        else if ((n = utf8_length(v)) != 0)
+            out.append(v.data(), n);
+        else
+            out += "\xef\xbf\xbd", n = 1;
+        v.remove_prefix(n);
     }
 }
 } // namespace

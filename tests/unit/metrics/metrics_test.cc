@@ -525,3 +525,15 @@ TEST(promtool, rejects_what_the_encoder_must_never_write) {
     auto [code, out] = promtool_check(tool, "# HELP x a\n# TYPE x counter\nx{a=\"1\n\"} 1\n");
     EXPECT_NE(code, 0) << out;
 }
+
+// Found by the http fuzz target (corpus/http/crash-invalid-utf8-label): a label value
+// with a byte that is not UTF-8 went out as is, and Prometheus refuses the whole scrape.
+TEST(exposition, invalid_utf8_becomes_the_replacement_character) {
+    std::string out;
+    append_escaped_label_value(out, "a\xa4" "b \xc3\xa9 \xed\xa0\x80 \xc0\xaf \xf0\x9f\x98\x80 \xe2\x82");
+    EXPECT_EQ(out, "a\xef\xbf\xbd" "b \xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+                   "\xef\xbf\xbd\xef\xbf\xbd \xf0\x9f\x98\x80 \xef\xbf\xbd\xef\xbf\xbd");
+    out.clear();
+    append_escaped_help(out, "x\xff\n\"");
+    EXPECT_EQ(out, "x\xef\xbf\xbd\\n\"");
+}
