@@ -78,14 +78,14 @@ perf: build
 # libFuzzer over every fuzz target (tests/fuzz/), FUZZ_SECONDS each: a clang build with
 # ASan + UBSan and coverage on everything the targets link. A finding fails the run and
 # leaves its input in $(FUZZ_BUILD)/tests/fuzz/<target>-work/.
-FUZZ_TARGETS := parse config console http
+FUZZ_TARGETS ?= parse config console http
 fuzz: deps
 	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang CXX=clang++ meson setup $(FUZZ_BUILD) \
 	  --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false \
 	  -Dcpp_args=-fsanitize=fuzzer-no-link
 	ninja -C $(FUZZ_BUILD) $(addprefix tests/fuzz/,$(addsuffix _fuzzer,$(FUZZ_TARGETS)))
 	@rm -rf $(FUZZ_BUILD)/test-results; mkdir -p $(FUZZ_BUILD)/test-results
-	@PK_FUZZ_SECONDS=$(FUZZ_SECONDS) meson test -C $(FUZZ_BUILD) --no-rebuild --suite fuzz \
+	@PK_FUZZ_SECONDS=$(FUZZ_SECONDS) meson test -C $(FUZZ_BUILD) --no-rebuild $(addprefix fuzz_,$(FUZZ_TARGETS)) \
 	  --print-errorlogs > $(FUZZ_BUILD)/meson-test.out 2>&1; rc=$$?; tail -n 40 $(FUZZ_BUILD)/meson-test.out; \
 	  python3 tests/summarize.py $(FUZZ_BUILD) || rc=1; exit $$rc
 

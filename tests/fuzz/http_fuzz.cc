@@ -189,9 +189,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::string r = exchange(fx.ex->port(),
                                  "GET " + path + " HTTP/1.1\r\nHost: fuzz\r\n\r\n");
         // CivetWeb may refuse a malformed request line with any 4xx or close at once;
-        // what reaches our handler gets our answer.
-        if (!r.empty() && r.rfind("HTTP/1.", 0) != 0) __builtin_trap();
-        if (r.size() >= 12) {
+        // what reaches our handler gets our answer. A path with a blank is CivetWeb's
+        // alone: 1.15 answers 400 with the request's own tail echoed as the protocol
+        // version ("HTTP/a HTTP/1.1\r\nHost: ...": corpus/http/civetweb-echoed-version).
+        if (!r.empty() && r.rfind("HTTP/", 0) != 0) __builtin_trap();
+        if (r.size() >= 12 && path.find_first_of(" \t") == std::string::npos) {
             int code = std::atoi(r.substr(9, 3).c_str());
             if (code < 200 || code > 599) __builtin_trap();
             if (path == "/metrics" && code != 200) __builtin_trap();
