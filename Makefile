@@ -55,12 +55,15 @@ build: configure
 run: build
 	$(BUILD)/src/app/pktkernel --config $(CONFIG) --duration $(DURATION)
 
+# $(call meson_tests,DIR,ENV,ARGS): `meson test` in DIR with ENV set, the log's tail, then
+# the totals line `tests: N passed, M failed[, K skipped]`; fails when a test failed.
+meson_tests = rm -rf $(1)/test-results; mkdir -p $(1)/test-results; \
+  $(2) meson test -C $(1) --print-errorlogs $(3) > $(1)/meson-test.out 2>&1; rc=$$?; \
+  tail -n 40 $(1)/meson-test.out; python3 tests/summarize.py $(1) || rc=1; exit $$rc
+
 # Runs every suite; prints one totals line `tests: N passed, M failed[, K skipped]`.
 test: build
-	@rm -rf $(BUILD)/test-results; mkdir -p $(BUILD)/test-results
-	@meson test -C $(BUILD) --print-errorlogs $(MESON_TEST_ARGS) > $(BUILD)/meson-test.out 2>&1; \
-	  rc=$$?; tail -n 40 $(BUILD)/meson-test.out; \
-	  python3 tests/summarize.py $(BUILD) || rc=1; exit $$rc
+	@$(call meson_tests,$(BUILD),,$(MESON_TEST_ARGS))
 
 # Every microbenchmark, ours beside DPDK's (one process, one run), then the ratios.
 BENCH_ARGS ?= --benchmark_repetitions=10 --benchmark_enable_random_interleaving=true --benchmark_min_time=0.1
@@ -84,32 +87,21 @@ fuzz: deps
 	  --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false \
 	  -Dcpp_args=-fsanitize=fuzzer-no-link
 	ninja -C $(FUZZ_BUILD) $(addprefix tests/fuzz/,$(addsuffix _fuzzer,$(FUZZ_TARGETS)))
-	@rm -rf $(FUZZ_BUILD)/test-results; mkdir -p $(FUZZ_BUILD)/test-results
-	@PK_FUZZ_SECONDS=$(FUZZ_SECONDS) meson test -C $(FUZZ_BUILD) --no-rebuild $(addprefix fuzz_,$(FUZZ_TARGETS)) \
-	  --print-errorlogs > $(FUZZ_BUILD)/meson-test.out 2>&1; rc=$$?; tail -n 40 $(FUZZ_BUILD)/meson-test.out; \
-	  python3 tests/summarize.py $(FUZZ_BUILD) || rc=1; exit $$rc
+	@$(call meson_tests,$(FUZZ_BUILD),PK_FUZZ_SECONDS=$(FUZZ_SECONDS),--no-rebuild $(addprefix fuzz_,$(FUZZ_TARGETS)))
 
 # Address + undefined-behaviour sanitizers over every unit test.
 sanitize: deps
 	@[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) --buildtype=debugoptimized \
 	  -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
 	ninja -C $(ASAN_BUILD)
-	@rm -rf $(ASAN_BUILD)/test-results; mkdir -p $(ASAN_BUILD)/test-results
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  meson test -C $(ASAN_BUILD) --suite unit --suite stress --print-errorlogs \
-	  > $(ASAN_BUILD)/meson-test.out 2>&1; rc=$$?; tail -n 40 $(ASAN_BUILD)/meson-test.out; \
-	  python3 tests/summarize.py $(ASAN_BUILD) || rc=1; exit $$rc
+	@$(call meson_tests,$(ASAN_BUILD),ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1,--suite unit --suite stress)
 
 # ThreadSanitizer over the queue and reactor tests (plain C++, no DPDK).
 tsan: deps
 	@[ -f $(TSAN_BUILD)/build.ninja ] || meson setup $(TSAN_BUILD) --buildtype=debugoptimized \
 	  -Db_sanitize=thread -Db_lundef=false -Dbench=false
 	ninja -C $(TSAN_BUILD)
-	@rm -rf $(TSAN_BUILD)/test-results; mkdir -p $(TSAN_BUILD)/test-results
-	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-	  meson test -C $(TSAN_BUILD) --suite tsan --print-errorlogs \
-	  > $(TSAN_BUILD)/meson-test.out 2>&1; rc=$$?; tail -n 40 $(TSAN_BUILD)/meson-test.out; \
-	  python3 tests/summarize.py $(TSAN_BUILD) || rc=1; exit $$rc
+	@$(call meson_tests,$(TSAN_BUILD),TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1,--suite tsan)
 
 format:
 	find src tests perf samples -name '*.hh' -o -name '*.cc' | xargs clang-format -i
