@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -63,20 +65,31 @@ std::string exchange(std::uint16_t port, std::string_view req) {
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) __builtin_trap();
+    // libFuzzer's -timeout watchdog is a periodic SIGALRM: any blocking call here may
+    // return EINTR, which is not the exporter's doing — retry, against one deadline.
+    while (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+        if (errno != EINTR) __builtin_trap();
     std::size_t sent = 0;
     while (sent < req.size()) {
         ssize_t n = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break; // the server may close early on garbage
         sent += static_cast<std::size_t>(n);
     }
     ::shutdown(fd, SHUT_WR);
     std::string out;
     char buf[16384];
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) __builtin_trap();
         pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 5000) != 1) __builtin_trap();
+        int r = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (r < 0 && errno == EINTR) continue;
+        if (r != 1) __builtin_trap();
         ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         out.append(buf, static_cast<std::size_t>(n));
     }
