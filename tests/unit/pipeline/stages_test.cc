@@ -1692,6 +1692,167 @@ std::vector<frame> frames(std::size_t n, std::uint8_t proto = IPPROTO_UDP) {
     return std::vector<frame>(n, make_frame(s));
 }
 
+// s2 (on reactor 1) stops reading while 256 packets go through a 64-slot pub ring
+// under `drop` / `drop_newest`: the ring fills up to s2's lag, the publisher drops what
+// does not fit (counted as queue_full), s1 (on the publisher's reactor) never waits
+// and gets every packet the ring took, in order. When s2 reads again it gets the same
+// packets, the ring has room again and both see what comes next.
+TEST(Graph, StalledSubscriberUnderDropDropsAtThePublisherAndTheOthersKeepReading) {
+    rte_mempool* mp = test_pool();
+    const unsigned before = rte_mempool_avail_count(mp);
+    for (const char* policy : {"drop", "drop_newest"}) {
+        SCOPED_TRACE(policy);
+        env e;
+        const std::string pol(policy);
+        ASSERT_EQ(try_build(e,
+                            "stages:\n"
+                            "  - {name: p, type: publish}\n"
+                            "  - {name: s1, type: subscribe}\n"
+                            "  - {name: s2, type: subscribe}\n"
+                            "  - {name: c1, type: t_collect}\n"
+                            "  - {name: c2, type: t_collect}\n"
+                            "edges:\n"
+                            "  - {from: p, to: s1, queue: pub, size: 64, overflow: " +
+                                pol +
+                                "}\n"
+                                "  - {from: p, to: s2, queue: pub, size: 64, overflow: " +
+                                pol +
+                                "}\n"
+                                "  - {from: s1, to: c1}\n"
+                                "  - {from: s2, to: c2}\n",
+                            2, {{"s2", 1}, {"c2", 1}}),
+                  "");
+        ASSERT_EQ(e.g->sources_of(0).size(), 1u);
+        ASSERT_EQ(e.g->sources_of(1).size(), 1u);
+        edge_source* to_s1 = e.g->sources_of(0)[0];
+        edge_source* to_s2 = e.g->sources_of(1)[0];
+        for (std::uint32_t b = 0; b < 16; ++b) {
+            std::vector<frame> burst;
+            for (std::uint32_t i = 0; i < 16; ++i) {
+                frame f = make_frame({});
+                f.back() = static_cast<std::uint8_t>(b * 16 + i); // a sequence number
+                burst.push_back(f);
+            }
+            EXPECT_TRUE(returns_without_abort(*e.g, [&] { feed(e["p"], burst); }))
+                << "the publisher never waits under " << policy;
+            while (to_s1->poll() > 0) {
+            }
+            e.g->service(0);
+            EXPECT_BALANCED_IN(*e.g, (b + 1) * 16);
+        }
+        const std::uint64_t took = outs(*e["p"], "out");
+        const std::uint64_t refused = drops(*e["p"], "queue_full");
+        EXPECT_EQ(took + refused, 256u);
+        EXPECT_GT(refused, 0u);
+        EXPECT_LE(took, 64u) << "no more than s2's lag can hold";
+        EXPECT_GE(took, 63u);
+        const auto& got1 = e.col("c1").items;
+        ASSERT_EQ(got1.size(), took) << "s1 got every packet the ring took";
+        for (std::size_t i = 0; i < got1.size(); ++i)
+            EXPECT_EQ(got1[i].bytes.back(), static_cast<std::uint8_t>(i)) << i;
+        EXPECT_TRUE(e.col("c2").items.empty());
+        EXPECT_EQ(e.g->queued(), took) << "the ring holds s2's lag";
+        EXPECT_EQ(rte_mempool_avail_count(mp), before - took);
+
+        // s2 reads again: the same packets, in order; the ring empties and takes more.
+        while (to_s2->poll() > 0) {
+        }
+        e.g->service(0);
+        const auto& got2 = e.col("c2").items;
+        ASSERT_EQ(got2.size(), took);
+        for (std::size_t i = 0; i < got2.size(); ++i)
+            EXPECT_EQ(got2[i].bytes.back(), static_cast<std::uint8_t>(i)) << i;
+        EXPECT_EQ(e.g->queued(), 0u);
+        feed(e["p"], std::vector<frame>(16, make_frame({})));
+        while (to_s1->poll() + to_s2->poll() > 0) {
+        }
+        e.g->service(0);
+        EXPECT_EQ(e.col("c1").items.size(), took + 16);
+        EXPECT_EQ(e.col("c2").items.size(), took + 16);
+        EXPECT_EQ(drops(*e["p"], "queue_full"), refused) << "nothing more refused";
+        EXPECT_BALANCED_IN(*e.g, 272u);
+    }
+    EXPECT_EQ(rte_mempool_avail_count(mp), before);
+}
+
+// Under `backpressure` (every subscriber on another reactor than the publisher) a
+// stalled s2 holds the publisher back instead: the ring fills, the publisher parks the
+// rest of its burst, the generator feeding it stops producing; nothing is dropped, s1
+// keeps reading what the ring took. When s2 reads again everything moves, and at the
+// end both got every packet the generator made, in order.
+TEST(Graph, StalledSubscriberUnderBackpressureHoldsThePublisherNothingLost) {
+    rte_mempool* mp = test_pool();
+    const unsigned before = rte_mempool_avail_count(mp);
+    {
+        env e;
+        ASSERT_EQ(try_build(e,
+                            "stages:\n"
+                            "  - {name: g, type: generator, params: {flows: 1, burst: 32, "
+                            "mbufs: 1023}}\n"
+                            "  - {name: p, type: publish}\n"
+                            "  - {name: s1, type: subscribe}\n"
+                            "  - {name: s2, type: subscribe}\n"
+                            "  - {name: c1, type: t_collect}\n"
+                            "  - {name: c2, type: t_collect}\n"
+                            "edges:\n"
+                            "  - {from: g, to: p}\n"
+                            "  - {from: p, to: s1, queue: pub, size: 64, overflow: backpressure}\n"
+                            "  - {from: p, to: s2, queue: pub, size: 64, overflow: backpressure}\n"
+                            "  - {from: s1, to: c1}\n"
+                            "  - {from: s2, to: c2}\n",
+                            3, {{"s1", 1}, {"c1", 1}, {"s2", 2}, {"c2", 2}}),
+                  "");
+        ASSERT_EQ(e.g->sources_of(1).size(), 1u);
+        ASSERT_EQ(e.g->sources_of(2).size(), 1u);
+        edge_source* to_s1 = e.g->sources_of(1)[0];
+        edge_source* to_s2 = e.g->sources_of(2)[0];
+        for (int round = 0; round < 100; ++round) {
+            EXPECT_TRUE(returns_without_abort(*e.g, [&] {
+                if (!e["g"]->blocked()) e["g"]->poll();
+                e["p"]->retry_parked();
+            })) << "the publisher's reactor never spins on the full ring";
+            to_s1->poll();
+            e.g->service(0);
+        }
+        const auto made = e["g"]->counters().produced.load();
+        EXPECT_TRUE(e["g"]->blocked()) << "the source of the chain stopped";
+        EXPECT_GT(e["p"]->parked(), 0u);
+        EXPECT_LE(made, 64u + 32u);
+        for (auto& st : e.g->stages()) // t_collect counts what it keeps as "collected"
+            EXPECT_EQ(st->dropped_total(), drops(*st, "collected")) << st->name();
+        EXPECT_EQ(e.col("c1").items.size(), made - e["p"]->parked())
+            << "s1 read all the ring took";
+        EXPECT_TRUE(e.col("c2").items.empty());
+        EXPECT_BALANCED(*e.g);
+
+        // s2 comes back: the parked packets go in, the generator produces again.
+        for (int round = 0; round < 20; ++round) {
+            to_s2->poll();
+            to_s1->poll();
+            e.g->service(0);
+            e["p"]->retry_parked();
+            if (!e["g"]->blocked()) e["g"]->poll();
+        }
+        EXPECT_GT(e["g"]->counters().produced.load(), made);
+        for (auto& st : e.g->stages())
+            st->quiesce();
+        run_until_idle(*e.g);
+        e.g->service(0);
+        const auto total = e["g"]->counters().produced.load();
+        EXPECT_EQ(e.g->queued(), 0u);
+        for (const char* c : {"c1", "c2"}) {
+            const auto& items = e.col(c).items;
+            ASSERT_EQ(items.size(), total) << c;
+            for (std::size_t i = 0; i < items.size(); ++i)
+                ASSERT_EQ(view(items[i].bytes).seq, i) << c << " in order";
+        }
+        for (auto& st : e.g->stages()) // t_collect counts what it keeps as "collected"
+            EXPECT_EQ(st->dropped_total(), drops(*st, "collected")) << st->name();
+        EXPECT_BALANCED(*e.g);
+    }
+    EXPECT_EQ(rte_mempool_avail_count(mp), before);
+}
+
 TEST(Graph, SameReactorPubEdgeNeverWaitsForItsOwnSubscriber) {
     rte_mempool* mp = test_pool();
     const unsigned before = rte_mempool_avail_count(mp);
