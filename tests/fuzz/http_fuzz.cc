@@ -136,12 +136,14 @@ bool name_char(char c, bool first) {
 bool valid_sample(std::string_view l) {
     std::size_t i = 0;
     if (l.empty() || !name_char(l[0], true)) return false;
-    while (i < l.size() && name_char(l[i], false)) ++i;
+    while (i < l.size() && name_char(l[i], false))
+        ++i;
     if (i < l.size() && l[i] == '{') {
         ++i;
         while (i < l.size() && l[i] != '}') {
             if (!name_char(l[i], true) || l[i] == ':') return false;
-            while (i < l.size() && name_char(l[i], false) && l[i] != ':') ++i;
+            while (i < l.size() && name_char(l[i], false) && l[i] != ':')
+                ++i;
             if (l.substr(i, 2) != "=\"") return false;
             i += 2;
             for (;; ++i) {
@@ -199,8 +201,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (data[0] & 1) {
         std::string path(in.substr(0, in.find_first_of("\r\n")));
-        std::string r = exchange(fx.ex->port(),
-                                 "GET " + path + " HTTP/1.1\r\nHost: fuzz\r\n\r\n");
+        std::string r = exchange(fx.ex->port(), "GET " + path + " HTTP/1.1\r\nHost: fuzz\r\n\r\n");
         // CivetWeb may refuse a malformed request line with any 4xx or close at once;
         // what reaches our handler gets our answer. A path with a blank is CivetWeb's
         // alone: 1.15 answers 400 with the request's own tail echoed as the protocol

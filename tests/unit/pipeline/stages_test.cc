@@ -21,8 +21,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <sys/mount.h>
 #include <netinet/in.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "base/clock.hh"
@@ -284,8 +284,9 @@ TEST(Generator, ExhaustedPoolIsCountedAndRecovers) {
     // then make nothing and count the failed bursts as nombuf_total; once the consumer
     // drains the queue the same generator goes on to its whole count, nothing lost.
     env e;
-    ASSERT_EQ(try_build(e, gen_yaml("count: 5000, burst: 32, mbufs: 1023", "",
-                                    "  - {from: gen, to: sink, size: 2048}\n"),
+    ASSERT_EQ(try_build(e,
+                        gen_yaml("count: 5000, burst: 32, mbufs: 1023", "",
+                                 "  - {from: gen, to: sink, size: 2048}\n"),
                         2, {{"sink", 1}}),
               "");
     stage* g = e["gen"];
@@ -1820,8 +1821,7 @@ TEST(Graph, StalledSubscriberUnderBackpressureHoldsThePublisherNothingLost) {
         EXPECT_LE(made, 64u + 32u);
         for (auto& st : e.g->stages()) // t_collect counts what it keeps as "collected"
             EXPECT_EQ(st->dropped_total(), drops(*st, "collected")) << st->name();
-        EXPECT_EQ(e.col("c1").items.size(), made - e["p"]->parked())
-            << "s1 read all the ring took";
+        EXPECT_EQ(e.col("c1").items.size(), made - e["p"]->parked()) << "s1 read all the ring took";
         EXPECT_TRUE(e.col("c2").items.empty());
         EXPECT_BALANCED(*e.g);
 
@@ -1913,7 +1913,8 @@ TEST(Graph, SameReactorSubEdgeNeverWaitsForItsOwnConsumer) {
     feed(e2["b"], frames(64));
     // ... without stalling its reactor: the packet the full lane refuses is parked in
     // b (not dropped), and moves on once c has made room.
-    EXPECT_TRUE(returns_without_abort(*e2.g, [&] { feed(e2["b"], frames(1)); }, 200));
+    EXPECT_TRUE(returns_without_abort(
+        *e2.g, [&] { feed(e2["b"], frames(1)); }, 200));
     EXPECT_EQ(e2["b"]->parked(), 1u);
     EXPECT_EQ(drops(*e2["b"], "queue_full"), 0u);
     EXPECT_EQ(e2.g->queued(), 65u);
