@@ -47,6 +47,9 @@ public:
 
     /// Registers (or replaces) a command: one or more words, e.g. "show ports".
     void add(std::string_view command, handler h, std::string help = {});
+    /// A handler for a command that takes no arguments: anything after the command's
+    /// words is refused ("error: 'stats' takes no arguments"), not silently ignored.
+    static handler without_args(std::string command, std::function<std::string()> fn);
     /// Removes a command; false if it was not registered.
     bool remove(std::string_view command);
     bool has(std::string_view command) const;

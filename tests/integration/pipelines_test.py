@@ -731,6 +731,73 @@ def nonroot(binary, root):
         print("default as uid", NOBODY, json.dumps(stats["totals"]))
 
 
+def secrets(binary, root):
+    """Nothing a client sends reaches the log, even at --log-level trace: credentials in
+    HTTP headers, query strings and paths of /metrics requests (well-formed, refused and
+    malformed ones), and the arguments of console commands. Each request must still be
+    answered (so the bytes did arrive), and the log must have trace lines (so it was on)."""
+    import socket
+    marker = "S3CRET-" + os.urandom(6).hex()
+    m = marker.encode()
+    src = open(os.path.join(root, "pipelines", "default.yaml")).read()
+    with tempfile.TemporaryDirectory() as d:
+        sock = os.path.join(d, "ctl.sock")
+        yml = os.path.join(d, "default.yaml")
+        open(yml, "w").write(re.sub(r"socket: [^\s]+", "socket: " + sock, src))
+        port = free_port()
+        p = subprocess.Popen([binary, "--config", yml, "--duration", "60", "--log-level", "trace",
+                              "--metrics", f"127.0.0.1:{port}"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            for _ in range(200):
+                if os.path.exists(sock):
+                    break
+                time.sleep(0.05)
+            time.sleep(0.3)
+            requests = {
+                b"GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + m +
+                b"\r\nCookie: s=" + m + b"\r\n\r\n": b"200",
+                b"GET /metrics?token=" + m + b" HTTP/1.1\r\nHost: x\r\n\r\n": b"200",
+                b"GET /" + m + b" HTTP/1.1\r\nHost: x\r\n\r\n": b"404",
+                b"POST /metrics HTTP/1.1\r\nContent-Length: " + str(len(m)).encode() +
+                b"\r\nAuthorization: Basic " + m + b"\r\n\r\n" + m: b"405",
+                b"GET /metrics HTTP/9.9\r\nX-Api-Key: " + m + b"\r\n\r\n": b"505",
+                b"GARBAGE " + m + b"\r\n\r\n": b"400",
+                b"GET /metrics HTTP/1.1\r\nX-Big: " + b"A" * 20000 + m + b"\r\n\r\n": b"400",
+            }
+            for req, want in requests.items():
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                    got = b""
+                    try:  # the exporter may answer and close before it has read it all
+                        c.sendall(req)
+                        c.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
+                    try:
+                        while chunk := c.recv(65536):
+                            got += chunk
+                    except ConnectionResetError:
+                        pass
+                status = got.split(b"\r\n", 1)[0]
+                assert status.startswith(b"HTTP/") and status.split(b" ")[1] == want, (req[:60], got[:200])
+            for args in (["no-such-command", marker], ["show", marker], ["stats", marker]):
+                code, out, _ = run(binary, ["ctl", "--socket", sock] + args, timeout=10)
+                assert code == 0 and out.startswith("error:"), (args, out)
+            code, out, _ = run(binary, ["ctl", "--socket", sock, "quit"], timeout=10)
+            assert code == 0, out
+            out, _ = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        log = out.decode(errors="replace")
+        assert p.returncode == 0, log[-2000:]
+        assert " TRACE " in log or " DEBUG " in log, "the log was not verbose:\n" + log[-2000:]
+        leaked = [l for l in log.splitlines() if marker in l]
+        assert not leaked, "client bytes in the log:\n" + "\n".join(leaked[:5])
+    print(f"secrets: {len(requests)} HTTP requests and 3 console commands carrying a credential; "
+          f"none of it in {len(log.splitlines())} log lines at trace level")
+
+
 CASES = {
     "forward-pcap": forward_pcap,
     "bad-config": bad_config,
@@ -744,6 +811,7 @@ CASES = {
     "health": health,
     "rss": rss,
     "nonroot": nonroot,
+    "secrets": secrets,
 }
 
 
