@@ -89,12 +89,13 @@ fuzz: deps
 	ninja -C $(FUZZ_BUILD) $(addprefix tests/fuzz/,$(addsuffix _fuzzer,$(FUZZ_TARGETS)))
 	@$(call meson_tests,$(FUZZ_BUILD),PK_FUZZ_SECONDS=$(FUZZ_SECONDS),--no-rebuild $(addprefix fuzz_,$(FUZZ_TARGETS)))
 
-# Address + undefined-behaviour sanitizers over every unit test.
+# Address + undefined-behaviour sanitizers over the unit and stress tests and the
+# pipeline integration tests (suite `pipeline`: pktkernel itself built with them).
 sanitize: deps
 	@[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) --buildtype=debugoptimized \
 	  -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
 	ninja -C $(ASAN_BUILD)
-	@$(call meson_tests,$(ASAN_BUILD),ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1,--suite unit --suite stress)
+	@$(call meson_tests,$(ASAN_BUILD),ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1,--suite unit --suite stress --suite pipeline)
 
 # ThreadSanitizer over the queue and reactor tests (plain C++, no DPDK).
 tsan: deps
