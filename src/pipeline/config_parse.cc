@@ -6,6 +6,22 @@
 
 namespace pk::pipeline::detail {
 
+namespace {
+
+/// EAL's `-d` loads a shared object (a driver, or every one in a directory): code a
+/// config must not be able to run. Also inside a cluster of short options (`-vd x.so`):
+/// EAL's only short options without an argument are -v and -h.
+bool loads_code(std::string_view a) {
+    if (a.size() < 2 || a[0] != '-' || a[1] == '-') return false;
+    for (char c : a.substr(1)) {
+        if (c == 'd') return true;
+        if (c != 'v' && c != 'h') return false; // takes an argument: the rest is that
+    }
+    return false;
+}
+
+} // namespace
+
 void parser::parse(const node& root, config& c) {
     if (root.is_null()) {
         error(root.at, "the config is empty (expected a map with keys: " + join(top_keys) + ")");
@@ -80,6 +96,12 @@ void parser::parse_eal(const node& n, eal_config& e) const {
             for (const auto& it : a->items) {
                 if (!it.is_scalar()) {
                     error(it.at, "each of 'extra_args' must be a string, got " + describe(it));
+                    ok = false;
+                } else if (loads_code(it.text)) {
+                    error(it.at, "'extra_args' cannot load code: '" + it.text +
+                                     "' (EAL's -d loads a shared object; drivers come from "
+                                     "DPDK's plugin directory, or give -d on the command line "
+                                     "after --)");
                     ok = false;
                 } else {
                     args.push_back(it.text);

@@ -99,6 +99,15 @@ const broken cases[] = {
      "t.yaml:2:39: 'mtu' must be an integer, got the quoted string \"1500\""},
     {"boolean expected", "eal:\n  hugepages: maybe\n",
      "t.yaml:2:14: 'hugepages' must be on or off (true/false, yes/no), got 'maybe'"},
+    {"extra_args cannot load a shared object",
+     "eal:\n  extra_args: [\"-l\", \"0\", \"-d\", x.so]\n",
+     "t.yaml:2:27: 'extra_args' cannot load code: '-d' (EAL's -d loads a shared object; "
+     "drivers come from DPDK's plugin directory, or give -d on the command line after --)"},
+    {"extra_args cannot load code in a short-option cluster",
+     "eal:\n  extra_args: [\"-vd/tmp/x.so\"]\n",
+     "t.yaml:2:16: 'extra_args' cannot load code: '-vd/tmp/x.so' (EAL's -d loads a shared "
+     "object; drivers come from DPDK's plugin directory, or give -d on the command line "
+     "after --)"},
     {"list expected", "ports: {name: p}\n",
      "t.yaml:1:8: 'ports' must be a list of ports, got a map"},
     {"map expected for a list item", "stages:\n  - rx\n",
@@ -142,7 +151,8 @@ const broken cases[] = {
      "t.yaml:2:12: invalid name 'my.port' (use letters, digits, '_' and '-', starting with a "
      "letter or '_')"},
     {"invalid device", "ports:\n  - {name: p, device: eth0}\n",
-     "t.yaml:2:23: invalid device 'eth0' (a PCI address like 0000:03:00.0 or pci:0000:03:00.0[,devargs], or a vdev like "
+     "t.yaml:2:23: invalid device 'eth0' (a PCI address like 0000:03:00.0 or "
+     "pci:0000:03:00.0[,devargs], or a vdev like "
      "net_ring0, net_memif0,role=server,socket=/tmp/x or "
      "net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap)"},
     {"unquoted vdev with commas in a flow map",
@@ -192,8 +202,7 @@ const broken cases[] = {
      "ports:\n  - {name: a, device: \"net_ring0\"}\n  - {name: b, device: \"net_ring0,x=1\"}\n",
      "t.yaml:3:23: device 'net_ring0' is already used by port 'a' at 2:23 (each port needs its "
      "own device)"},
-    {"mtu larger than one mbuf",
-     "ports:\n  - {name: j, device: net_null0, mtu: 9000}\n",
+    {"mtu larger than one mbuf", "ports:\n  - {name: j, device: net_null0, mtu: 9000}\n",
      "t.yaml:2:39: mtu 9000 needs frames of up to 9022 bytes, but an mbuf of mempool.data_room "
      "2176 holds 2048 after its 128-byte headroom; set mempool.data_room to at least 9150 "
      "(multi-segment packets are not supported) or lower the mtu"},
@@ -424,7 +433,8 @@ metrics: {listen: "localhost"}
         "bad.yaml:8:5: unknown key 'rx_queue' in port (did you mean 'rx_queues'?)",
         "bad.yaml:9:14: 'rx_desc' must be a power of two, got 1000 (e.g. 512 or 1024)",
         "bad.yaml:10:11: duplicate port name 'in' (first defined at 6:11)",
-        "bad.yaml:11:13: invalid device 'eth0' (a PCI address like 0000:03:00.0 or pci:0000:03:00.0[,devargs], or a vdev like "
+        "bad.yaml:11:13: invalid device 'eth0' (a PCI address like 0000:03:00.0 or "
+        "pci:0000:03:00.0[,devargs], or a vdev like "
         "net_ring0, net_memif0,role=server,socket=/tmp/x or "
         "net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap)",
         "bad.yaml:13:38: invalid discipline 'wieghted' (did you mean 'weighted'? allowed: "
@@ -964,8 +974,8 @@ TEST(config_limits, at_most_fifty_errors_are_printed_then_a_count) {
 }
 
 TEST(config_limits, a_file_above_4_mib_is_not_read) {
-    const auto path = std::filesystem::temp_directory_path() /
-                      ("pk-big-" + std::to_string(::getpid()) + ".yaml");
+    const auto path =
+        std::filesystem::temp_directory_path() / ("pk-big-" + std::to_string(::getpid()) + ".yaml");
     {
         std::ofstream f(path);
         f << "name: big\n" << std::string((4u << 20) + 1, '#') << "\n";
