@@ -3,9 +3,11 @@
 // benchmark thread drives the reactors with run_once().
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pipeline/config.hh"
@@ -16,6 +18,8 @@
 #include "sched/group.hh"
 
 namespace pk::bench {
+
+using pk::status;
 
 class pipeline_fixture {
 public:
@@ -50,8 +54,31 @@ public:
         _pollers = std::make_unique<pipeline::pollers>(*_cfg, *_plan, *_graph, *_rg);
         if (auto s = _graph->start_ports(); !s) _error = s.err().message;
     }
+    /// Runs each reactor on its own thread pinned to its planned CPU (a make_plan()
+    /// fixture); the destructor then stops them as the runtime does instead of stepping
+    /// them on this thread.
+    status start_threads() {
+        std::vector<int> cpus;
+        for (auto& r : _plan->reactors)
+            cpus.push_back(r.cpu);
+        auto s = _rg->start_threads(cpus);
+        _threaded = s.ok();
+        return s;
+    }
     ~pipeline_fixture() {
         if (!_rg) return;
+        if (_threaded) {
+            for (auto& s : _graph->stages())
+                s->quiesce();
+            for (int i = 0; i < 1000 && _graph->queued() != 0; ++i)
+                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            _rg->stop();
+            _graph->settle();
+            _pollers.reset();
+            _rg.reset();
+            (void)_graph->stop_ports();
+            return;
+        }
         // Graceful stop with every reactor stepped on this thread (the handshake needs
         // all of them), then the ports.
         for (auto& s : _graph->stages())
@@ -82,6 +109,7 @@ private:
     std::unique_ptr<pipeline::graph> _graph;
     std::unique_ptr<sched::reactor_group> _rg;
     std::unique_ptr<pipeline::pollers> _pollers;
+    bool _threaded = false;
 };
 
 } // namespace pk::bench

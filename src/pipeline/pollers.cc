@@ -53,6 +53,12 @@ public:
             w += e->poll();
         return sched::poll_result::ran(w);
     }
+    /// A reactor's wake check (sched::reactor::add_wake_check): a packet in any edge.
+    static bool has_packets(const void* self) noexcept {
+        for (const edge_source* e : static_cast<const edge_task*>(self)->_edges)
+            if (e->queued() != 0) return true;
+        return false;
+    }
 
 private:
     std::vector<edge_source*> _edges;
@@ -179,6 +185,8 @@ pollers::pollers(const config& cfg, const plan& p, graph& g, sched::reactor_grou
         for (unsigned b = 0; b < priority_buckets; ++b)
             if (edges[b]) {
                 rg[r].spawn(*edges[b], {.bucket = static_cast<std::uint8_t>(b)});
+                if (rg[r].config().idle == sched::idle_policy::adaptive)
+                    rg[r].add_wake_check(&edge_task::has_packets, edges[b].get());
                 _tasks.push_back(std::move(edges[b]));
             }
         for (auto& t : p.timers)

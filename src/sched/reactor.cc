@@ -368,6 +368,9 @@ void reactor::add_net(net_source& s) noexcept {
 void reactor::add_ext(ext_source& s) noexcept {
     _ext.push_back(&s);
 }
+void reactor::add_wake_check(wake_check check, const void* ctx) {
+    _wake_checks.emplace_back(check, ctx);
+}
 void reactor::attach_disk(disk_source& d) noexcept {
     _disk = &d;
     d.set_event_fd(_efd);
@@ -399,6 +402,8 @@ bool reactor::has_pending() const noexcept {
     for (unsigned p = 0; p < _count; ++p)
         if (!_lanes[p].in->empty()) return true;
     if (_disk && _disk->ready()) return true;
+    for (const auto& [check, ctx] : _wake_checks)
+        if (check(ctx)) return true;
     return false;
 }
 

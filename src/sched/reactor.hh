@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/cacheline.hh"
@@ -174,6 +175,13 @@ public:
     void add_ext(ext_source& s) noexcept;
     void attach_disk(disk_source& d) noexcept;
     [[nodiscard]] disk_source* disk() const noexcept { return _disk; }
+    /// Before start or own thread: a check the reactor runs after it has announced that it
+    /// will sleep (adaptive idle) and before it does; true (work arrived) keeps it awake.
+    /// For inputs whose producers notify() only a sleeping reactor (pipeline edges): it
+    /// closes the window between the round's last empty poll and the sleep, in which a
+    /// push would otherwise wait for the sleep's timeout.
+    using wake_check = bool (*)(const void* ctx) noexcept;
+    void add_wake_check(wake_check check, const void* ctx);
     [[nodiscard]] int event_fd() const noexcept { return _efd; }
 
 private:
@@ -234,6 +242,7 @@ private:
     std::size_t _backlog_total = 0;
     std::vector<net_source*> _net;
     std::vector<ext_source*> _ext;
+    std::vector<std::pair<wake_check, const void*>> _wake_checks;
     disk_source* _disk = nullptr;
     message_fn _handlers[msg_kind_count] = {};
     irq_handler _irq_handlers[64] = {};

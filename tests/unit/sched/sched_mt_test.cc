@@ -342,3 +342,30 @@ TEST(sched_idle, adaptive_sleep_woken_by_producer) {
     EXPECT_EQ(rx.errors, 0u);
     EXPECT_GT(g[1].counters().idle_cycles.load(), 0u);
 }
+
+// A wake check that reports work keeps an adaptive reactor awake (it would otherwise
+// sleep, with a 10 s timeout, on an input whose producer wakes only a sleeper); once the
+// check reports nothing, the reactor sleeps again.
+TEST(sched_idle, a_wake_check_with_work_keeps_an_adaptive_reactor_awake) {
+    reactor_config cfg;
+    cfg.idle = idle_policy::adaptive;
+    cfg.sleep_after = 16;
+    cfg.sleep_max_us = 10'000'000;
+    reactor_group g(1, cfg);
+    static std::atomic<bool> work{true};
+    static std::atomic<unsigned> checks{0};
+    work = true;
+    g[0].add_wake_check(
+        [](const void*) noexcept {
+            checks.fetch_add(1);
+            return work.load();
+        },
+        nullptr);
+    const int cpus[] = {0};
+    ASSERT_TRUE(g.start_threads(cpus).ok());
+    ASSERT_TRUE(wait_for([&] { return checks.load() >= 100; }));
+    EXPECT_EQ(g[0].counters().sleeps.load(), 0u) << "it checked before each sleep and stayed";
+    work = false;
+    ASSERT_TRUE(wait_for([&] { return g[0].counters().sleeps.load() >= 1; }));
+    g.stop();
+}
