@@ -1,9 +1,10 @@
 // The only file that talks to yaml-cpp: YAML text → pk::pipeline::node (with 1-based
 // positions). yaml-cpp marks are 0-based; a syntax error carries one.
+#include <sstream>
+#include <vector>
+
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
-
-#include <sstream>
 
 #include "pipeline/config_detail.hh"
 
@@ -25,13 +26,24 @@ mark to_mark(const YAML::Mark& m) {
 
 // `fallback`: where to point when yaml-cpp gives an empty value no useful mark (an
 // empty value `key:` is marked at the next token, so we use the key's position).
-bool convert(const YAML::Node& y, node& out, mark fallback, int depth, const sink& s,
-             std::size_t& budget) {
-    if (depth > max_depth) {
+// `path`: the nodes being converted above this one. Nesting too deep or an alias that
+// refers to a node containing it (a cycle: yaml-cpp builds it) ends the whole conversion
+// with one error (budget 0): each would otherwise be reported once per path to it, and
+// a few self-references make those paths exponential.
+bool convert(const YAML::Node& y, node& out, mark fallback, std::vector<YAML::Node>& path,
+             const sink& s, std::size_t& budget) {
+    if (budget == 0) return false; // reported once, where the conversion ended
+    for (const YAML::Node& above : path)
+        if (above.is(y)) {
+            s.error(to_mark(y.Mark()), "an alias refers to a node that contains it (a cycle)");
+            budget = 0;
+            return false;
+        }
+    if (static_cast<int>(path.size()) > max_depth) {
         s.error(to_mark(y.Mark()), "YAML nesting is deeper than 64 levels");
+        budget = 0;
         return false;
     }
-    if (budget == 0) return false; // reported once, where the budget ran out
     if (--budget == 0) {
         s.error(to_mark(y.Mark()), "the config expands to more than " +
                                        std::to_string(max_nodes) +
@@ -57,16 +69,19 @@ bool convert(const YAML::Node& y, node& out, mark fallback, int depth, const sin
         out.type = node::kind::sequence;
         out.items.reserve(y.size());
         bool ok = true;
+        path.push_back(y);
         for (const auto& item : y) {
             out.items.emplace_back();
-            ok &= convert(item, out.items.back(), {}, depth + 1, s, budget);
-            if (budget == 0) return false;
+            ok &= convert(item, out.items.back(), {}, path, s, budget);
+            if (budget == 0) break;
         }
-        return ok;
+        path.pop_back();
+        return ok && budget != 0;
     }
     case YAML::NodeType::Map: {
         out.type = node::kind::map;
         bool ok = true;
+        path.push_back(y);
         for (auto it = y.begin(); it != y.end(); ++it) {
             const mark key_at = to_mark(it->first.Mark());
             if (!it->first.IsScalar()) {
@@ -88,11 +103,12 @@ bool convert(const YAML::Node& y, node& out, mark fallback, int depth, const sin
             node_entry e;
             e.key = key;
             e.key_at = key_at;
-            ok &= convert(it->second, e.value, key_at, depth + 1, s, budget);
+            ok &= convert(it->second, e.value, key_at, path, s, budget);
             out.entries.push_back(std::move(e));
-            if (budget == 0) return false;
+            if (budget == 0) break;
         }
-        return ok;
+        path.pop_back();
+        return ok && budget != 0;
     }
     }
     return true;
@@ -168,7 +184,9 @@ bool read_yaml(std::string_view text, node& root, const sink& s) {
         return false;
     }
     std::size_t budget = max_nodes;
-    const bool ok = convert(doc, root, {1, 1}, 0, s, budget);
+    std::vector<YAML::Node> path;
+    path.reserve(max_depth + 1);
+    const bool ok = convert(doc, root, {1, 1}, path, s, budget);
     return ok;
 }
 

@@ -960,6 +960,30 @@ TEST(config_limits, alias_bomb_is_refused_quickly_with_one_error) {
     EXPECT_LT(took, std::chrono::seconds(10));
 }
 
+TEST(config_limits, an_alias_inside_its_own_anchor_is_one_error_not_a_hang) {
+    // `&b [*b, ...]`: yaml-cpp builds a node that contains itself. Each self-reference
+    // used to be followed to the depth limit and reported once per path (7^64 of them
+    // here: the fuzzer's input, corpus/config/timeout-self-referencing-alias).
+    const char* y = "a: &a [x, x, x, x, x, x, x, x, x]\n"
+                    "b: &b [*a, *a, *a, *a, *a, *a, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                    "name: loop\n";
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = load_string(y, "loop.yaml", registry::global().validation());
+    const auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_FALSE(r);
+    ASSERT_EQ(r.diagnostics().size(), 1u) << format(r.diagnostics());
+    EXPECT_EQ(format(r.diagnostics()[0]),
+              "loop.yaml:2:4: an alias refers to a node that contains it (a cycle)");
+    EXPECT_LT(took, std::chrono::seconds(10)); // a hang detector, not a timing
+    // Nesting beyond 64 levels is also one error, however many paths lead there.
+    std::string deep(70, '[');
+    deep += std::string(70, ']') + "\n";
+    auto d = load_string(deep, "deep.yaml");
+    ASSERT_FALSE(d);
+    ASSERT_EQ(d.diagnostics().size(), 1u) << format(d.diagnostics());
+    EXPECT_NE(d.diagnostics()[0].message.find("deeper than 64 levels"), std::string::npos);
+}
+
 TEST(config_limits, at_most_fifty_errors_are_printed_then_a_count) {
     std::string y = "name: many\nstages:\n";
     for (int i = 0; i < 300; ++i)
