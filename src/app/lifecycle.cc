@@ -184,6 +184,12 @@ int run(const pipeline::config& cfg, const run_options& opt) {
     auto eal = net::eal_session::start(eal_of(cfg, *plan, opt));
     if (!eal) return fail(eal.err());
     PK_INFO("pipeline", "plan:\n%s", plan->describe(cfg).c_str());
+    for (std::size_t i = 0; i < plan->pools.size(); ++i)
+        if (plan->pools[i].mbufs < plan->pools[i].needed)
+            PK_WARN("pipeline",
+                    "port '%s': mempool.size %u is below the %u mbufs its packets can "
+                    "occupy at once; expect rx_nombuf when the pipeline fills up",
+                    cfg.ports[i].name->c_str(), plan->pools[i].mbufs, plan->pools[i].needed);
 
     auto built = pipeline::graph::build(cfg, pipeline::registry::global(), *plan);
     if (!built) return fail(built.err());
@@ -214,8 +220,8 @@ int run(const pipeline::config& cfg, const run_options& opt) {
             metrics::family build("pktkernel_build_info",
                                   "Build of the running binary: version, DPDK version, compiler",
                                   metrics::metric_type::gauge);
-            build.add({{"version", PK_VERSION}, {"dpdk", PK_DPDK_VERSION}, {"compiler", __VERSION__}},
-                      1);
+            build.add(
+                {{"version", PK_VERSION}, {"dpdk", PK_DPDK_VERSION}, {"compiler", __VERSION__}}, 1);
             out.push_back(std::move(build));
         });
         auto ex = metrics::exporter::start(mreg, listen);

@@ -14,7 +14,9 @@ namespace pk::pipeline {
 
 namespace {
 
-net::port_config to_net(const port_config& pc) {
+/// `pool`: the plan's sizing (nullptr from plan_graph(), which sizes nothing: then
+/// `mempool.size`, else net::mbufs_needed()).
+net::port_config to_net(const port_config& pc, const pool_plan* pool) {
     net::port_config c;
     c.device = pc.device;
     c.rx_queues = static_cast<std::uint16_t>(*pc.rx_queues);
@@ -37,7 +39,10 @@ net::port_config to_net(const port_config& pc) {
     }
     c.mtu = pc.mtu.given() ? static_cast<std::uint16_t>(*pc.mtu) : 0;
     c.promiscuous = *pc.promiscuous;
-    if (pc.mempool.size.given()) c.mbufs = *pc.mempool.size;
+    if (pool)
+        c.mbufs = pool->mbufs; // sized from the graph (plan.hh), or mempool.size
+    else if (pc.mempool.size.given())
+        c.mbufs = *pc.mempool.size;
     c.mbuf_cache = *pc.mempool.cache;
     c.mbuf_data_room = static_cast<std::uint16_t>(*pc.mempool.data_room);
     return c;
@@ -53,8 +58,10 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
         return make_error(errc::invalid_argument, format(cfg.error_at(at, msg)));
     };
 
-    for (auto& pc : cfg.ports) {
-        auto port = net::port::open(to_net(pc), g->_pools.get());
+    for (std::size_t i = 0; i < cfg.ports.size(); ++i) {
+        const port_config& pc = cfg.ports[i];
+        auto port = net::port::open(to_net(pc, i < p.pools.size() ? &p.pools[i] : nullptr),
+                                    g->_pools.get());
         if (!port)
             return make_error(port.err().code,
                               format(cfg.error_at(pc.device.at, "port '" + *pc.name +
@@ -67,7 +74,12 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
         auto& sc = cfg.stages[i];
         auto* t = reg.find(*sc.type);
         if (!t) return fail(sc.type.at, "unknown stage type '" + *sc.type + "'");
-        stage_args a{*sc.name, *sc.type, &sc.params, g.get(), p.stage_reactor[i], t->schema.roles,
+        stage_args a{*sc.name,
+                     *sc.type,
+                     &sc.params,
+                     g.get(),
+                     p.stage_reactor[i],
+                     t->schema.roles,
                      i < p.stage_tx_queue.size() ? p.stage_tx_queue[i] : std::uint16_t(0)};
         try {
             auto s = t->make(a);

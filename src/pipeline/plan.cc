@@ -471,14 +471,63 @@ void planner::tx_queues() {
     }
 }
 
+std::uint32_t pow2_minus1(std::uint64_t n) {
+    std::uint64_t v = 63;
+    while (v < n)
+        v = v * 2 + 1;
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(v, (1u << 24) - 1));
+}
+
 void planner::budget() {
     // An mbuf in a pool: the data room plus struct rte_mbuf and the pool's object header.
     constexpr std::uint64_t overhead = 128 + 64;
-    for (auto& pc : _cfg.ports)
-        _p.pool_bytes += std::uint64_t(*pc.mempool.size) * (*pc.mempool.data_room + overhead);
+    constexpr std::uint32_t port_burst = 32; // rx_burst / tx_burst size (net::port_config)
+    const auto lcores = static_cast<std::uint32_t>(_p.reactors.size() + 1); // + control
+    for (auto& pc : _cfg.ports) {
+        pool_plan pp;
+        pp.rx = *pc.rx_queues * *pc.rx_desc;
+        pp.tx = *pc.tx_queues * *pc.tx_desc;
+        pp.bursts = (*pc.rx_queues + *pc.tx_queues) * port_burst;
+        pp.caches = lcores * *pc.mempool.cache * 3 / 2;
+        // Downstream of this port's port_rx stages: each stage may park a burst, each
+        // queue fill up (a broadcast ring's slots are shared by its edges: once).
+        std::vector<bool> seen(_cfg.stages.size()), queue_seen(_p.queues.size());
+        std::vector<unsigned> todo;
+        for (unsigned i = 0; i < _cfg.stages.size(); ++i)
+            if (*_cfg.stages[i].type == "port_rx")
+                if (const node* port = _cfg.stages[i].params.find("port");
+                    port && port->text == *pc.name)
+                    todo.push_back(i);
+        while (!todo.empty()) {
+            const unsigned st = todo.back();
+            todo.pop_back();
+            if (seen[st]) continue;
+            seen[st] = true;
+            pp.stages += burst_size;
+            for (const auto& e : _p.edges) {
+                if (e.from != st || !e.cfg) continue;
+                if (!e.direct && e.queue >= 0) {
+                    const bool shared_ring = e.kind && e.kind->shared == sharing::by_output;
+                    if (!shared_ring || !queue_seen[static_cast<std::size_t>(e.queue)])
+                        pp.queues += *e.cfg->size;
+                    queue_seen[static_cast<std::size_t>(e.queue)] = true;
+                }
+                todo.push_back(e.to);
+            }
+        }
+        pp.needed = pp.rx + pp.tx + pp.bursts + pp.caches + pp.queues + pp.stages;
+        pp.given = pc.mempool.size.given();
+        pp.mbufs = pp.given ? *pc.mempool.size : pow2_minus1(pp.needed);
+        pp.bytes = std::uint64_t(pp.mbufs) * (*pc.mempool.data_room + overhead);
+        _p.pool_bytes += pp.bytes;
+        _p.pools.push_back(pp);
+    }
     for (unsigned i = 0; i < _cfg.stages.size(); ++i)
-        if (const stage_schema* s = schema(i); s && s->pool_mbufs)
-            _p.pool_bytes += s->pool_mbufs(_cfg.stages[i].params) * (2048 + 128 + overhead);
+        if (const stage_schema* s = schema(i); s && s->pool_mbufs) {
+            const auto n = static_cast<std::uint32_t>(s->pool_mbufs(_cfg.stages[i].params));
+            _p.stage_pools.emplace_back(i, n);
+            _p.pool_bytes += std::uint64_t(n) * (2048 + 128 + overhead);
+        }
     if (*_cfg.eal.hugepages) return;
     const std::uint64_t mb = *_cfg.eal.memory_mb ? *_cfg.eal.memory_mb : 1024;
     _p.memory_bytes = mb << 20;
@@ -600,6 +649,26 @@ std::string plan::describe(const config& cfg) const {
          (memory_bytes ? " of " + std::to_string(memory_bytes >> 20) + " MiB EAL memory"
                        : std::string(" (hugepages)")) +
          "\n";
+    for (std::size_t i = 0; i < pools.size() && i < cfg.ports.size(); ++i) {
+        const pool_plan& pp = pools[i];
+        char line[320];
+        std::snprintf(line, sizeof line,
+                      "  %-12s %7u mbufs, %" PRIu64 " MiB: in flight at most rx %u + tx %u + "
+                      "bursts %u + caches %u + queues %u + stages %u = %u%s\n",
+                      cfg.ports[i].name->c_str(), pp.mbufs, (pp.bytes + (1 << 20) - 1) >> 20, pp.rx,
+                      pp.tx, pp.bursts, pp.caches, pp.queues, pp.stages, pp.needed,
+                      !pp.given              ? ""
+                      : pp.mbufs < pp.needed ? " (mempool.size given, below that: rx_nombuf "
+                                               "when the pipeline fills up)"
+                                             : " (mempool.size given)");
+        o += line;
+    }
+    for (const auto& [i, n] : stage_pools) {
+        char line[200];
+        std::snprintf(line, sizeof line, "  %-12s %7u mbufs: the %s stage's own pool\n",
+                      cfg.stages[i].name->c_str(), n, cfg.stages[i].type->c_str());
+        o += line;
+    }
     return o;
 }
 

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/result.hh"
@@ -71,6 +72,18 @@ struct timer_plan {
     std::uint64_t period_ns = 0;
 };
 
+/// A port's mbuf pool, sized from what can hold its packets at once: its RX and TX
+/// descriptor rings, a burst in flight per queue, the per-lcore caches (which may hold
+/// 1.5x their size), and everything downstream of its port_rx stages — every queue's
+/// slots (a broadcast ring once) and a parked burst per stage.
+struct pool_plan {
+    std::uint32_t rx = 0, tx = 0, bursts = 0, caches = 0, queues = 0, stages = 0;
+    std::uint32_t needed = 0; ///< the sum
+    std::uint32_t mbufs = 0;  ///< the pool: `mempool.size` when given, else needed as 2^n - 1
+    bool given = false;       ///< `mempool.size` was given (it may be below `needed`)
+    std::uint64_t bytes = 0;
+};
+
 struct plan {
     std::vector<reactor_plan> reactors;
     unsigned main_lcore = 0; ///< the control thread's lcore (status, console, stop)
@@ -83,10 +96,13 @@ struct plan {
     /// Per config stage: the TX queue of a stage that transmits (its `queue`, or the one
     /// assigned to its reactor when the YAML names none); 0 for the others.
     std::vector<std::uint16_t> stage_tx_queue;
-    std::vector<edge_plan> edges;        ///< per config edge
+    std::vector<edge_plan> edges; ///< per config edge
     std::vector<queue_plan> queues;
     std::vector<timer_plan> timers;
-    std::uint64_t pool_bytes = 0;   ///< what the packet pools take
+    std::vector<pool_plan> pools; ///< per config port
+    /// Stages with a pool of their own (generator `mbufs`): config stage index, mbufs.
+    std::vector<std::pair<unsigned, std::uint32_t>> stage_pools;
+    std::uint64_t pool_bytes = 0;   ///< what the packet pools take (ports' and stages')
     std::uint64_t memory_bytes = 0; ///< EAL memory without hugepages (-m); 0: hugepages
 
     /// The plan as `pktkernel --check` prints it: reactors with their CPUs and stages,

@@ -179,7 +179,9 @@ std::string tx_yaml(unsigned n, const std::string& extra = "") {
            "  - {name: g2, type: generator, reactor: a}\n"
            "  - {name: t0b, type: port_tx, reactor: a, params: {port: p}}\n"
            "  - {name: gb, type: generator, reactor: b}\n"
-           "  - {name: t1, type: port_tx, reactor: b, params: {port: p" + extra + "}}\n"
+           "  - {name: t1, type: port_tx, reactor: b, params: {port: p" +
+           extra +
+           "}}\n"
            "  - {name: gc, type: generator, reactor: c}\n"
            "  - {name: t2, type: port_tx, reactor: c, params: {port: p}}\n"
            "edges:\n  - {from: g, to: t0}\n  - {from: g2, to: t0b}\n  - {from: gb, to: t1}\n"
@@ -225,4 +227,51 @@ TEST(plan, too_few_tx_queues_for_the_reactors_is_an_error_that_says_so) {
     ASSERT_FALSE(p);
     EXPECT_NE(p.err().message.find("already used by stage 't0'"), std::string::npos)
         << p.err().message;
+}
+
+// A port's pool is sized from what can hold its packets at once: descriptors, a burst
+// per queue, the lcore caches, and everything downstream of its port_rx — every queue
+// (a broadcast ring once, however many subscribers) and a burst parked per stage.
+TEST(plan, port_pools_are_sized_from_the_graph_with_a_breakdown) {
+    auto p = plan_of("reactors:\n  - {name: a, lcore: 0}\n  - {name: b, lcore: 1}\n"
+                     "ports:\n"
+                     "  - {name: in, device: net_ring0, rx_queues: 2, rx_desc: 512}\n"
+                     "  - {name: out, device: net_ring1, mempool: {size: 3000}}\n"
+                     "stages:\n"
+                     "  - {name: rx, type: port_rx, reactor: a, params: {port: in}}\n"
+                     "  - {name: p, type: publish, reactor: a}\n"
+                     "  - {name: s1, type: subscribe, reactor: b}\n"
+                     "  - {name: s2, type: subscribe, reactor: b}\n"
+                     "  - {name: m, type: count, reactor: b}\n"
+                     "  - {name: tx, type: port_tx, reactor: a, params: {port: out}}\n"
+                     "  - {name: d, type: drop, reactor: b}\n"
+                     "edges:\n"
+                     "  - {from: rx, to: p}\n"
+                     "  - {from: p, to: s1, queue: pub, size: 2048}\n"
+                     "  - {from: p, to: s2, queue: pub, size: 2048}\n"
+                     "  - {from: s1, to: m}\n"
+                     "  - {from: m, to: tx, size: 512}\n"
+                     "  - {from: s2, to: d}\n",
+                     machine(2));
+    ASSERT_TRUE(p) << p.err().message;
+    ASSERT_EQ(p->pools.size(), 2u);
+    const pool_plan& in = p->pools[0];
+    EXPECT_EQ(in.rx, 2u * 512);
+    EXPECT_EQ(in.tx, 1u * 1024);
+    EXPECT_EQ(in.bursts, 3u * 32);
+    EXPECT_EQ(in.caches, 3u * 256 * 3 / 2) << "two reactors and the control thread";
+    EXPECT_EQ(in.queues, 2048u + 512u) << "the broadcast ring once, then m -> tx";
+    EXPECT_EQ(in.stages, 7u * burst_size) << "rx, p, s1, s2, m, tx, d";
+    EXPECT_EQ(in.needed, in.rx + in.tx + in.bursts + in.caches + in.queues + in.stages);
+    EXPECT_FALSE(in.given);
+    EXPECT_EQ(in.mbufs, 8191u) << "the next 2^n - 1";
+    const pool_plan& out = p->pools[1];
+    EXPECT_TRUE(out.given);
+    EXPECT_EQ(out.mbufs, 3000u);
+    EXPECT_EQ(out.queues, 0u) << "nothing receives from it";
+    const std::string d = p->describe(g_cfg);
+    EXPECT_NE(d.find("in              8191 mbufs"), std::string::npos) << d;
+    EXPECT_NE(d.find("queues 2560 + stages 448"), std::string::npos) << d;
+    EXPECT_NE(d.find("out             3000 mbufs"), std::string::npos) << d;
+    EXPECT_NE(d.find("mempool.size given, below that"), std::string::npos) << d;
 }
