@@ -57,10 +57,11 @@
 #include <rte_mbuf.h>
 #include <rte_memcpy.h>
 
+#include "../common/bench_stage.hh"
 #include "../common/pipeline_fixture.hh"
+#include "../common/stamp.hh"
 #include "base/clock.hh"
 #include "pipeline/stage.hh"
-#include "../common/stamp.hh"
 
 namespace {
 
@@ -233,20 +234,14 @@ protected:
     void process(rte_mbuf**, std::uint16_t n) noexcept override { count_transmitted(n); }
 };
 
-pp::stage_schema bench_schema(bool input, bool outputs, pp::role_set roles) {
-    pp::stage_schema s;
-    s.accepts_input = input;
-    s.has_outputs = outputs;
-    s.outputs = outputs ? std::vector<std::string>{"out"} : std::vector<std::string>{};
-    s.roles = roles;
-    return s;
-}
-
-PK_REGISTER_STAGE("bench_rx", bench_rx, bench_schema(false, true, {pp::role::rx_source}),
+PK_REGISTER_STAGE("bench_rx", bench_rx,
+                  pk::bench::stage_schema(false, true, {pp::role::rx_source}),
                   "benchmark source: emits the same preallocated mbufs on every poll");
-PK_REGISTER_STAGE("bench_touch", bench_touch, bench_schema(true, true, {pp::role::writes_packets}),
+PK_REGISTER_STAGE("bench_touch", bench_touch,
+                  pk::bench::stage_schema(true, true, {pp::role::writes_packets}),
                   "benchmark stage: increments one data byte of every packet");
-PK_REGISTER_STAGE("bench_sink", bench_sink, bench_schema(true, false, {pp::role::tx_sink}),
+PK_REGISTER_STAGE("bench_sink", bench_sink,
+                  pk::bench::stage_schema(true, false, {pp::role::tx_sink}),
                   "benchmark sink: counts packets as transmitted, frees nothing");
 
 constexpr const char* chain4_yaml = R"(name: graph_chain4

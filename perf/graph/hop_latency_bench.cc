@@ -34,6 +34,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include "../common/bench_stage.hh"
 #include "../common/pipeline_fixture.hh"
 #include "../common/stamp.hh"
 #include "base/clock.hh"
@@ -115,18 +116,11 @@ private:
     unsigned _measured;
 };
 
-pp::stage_schema hop_schema(bool input, bool outputs, pp::role_set roles) {
-    pp::stage_schema s;
-    s.accepts_input = input;
-    s.has_outputs = outputs;
-    s.outputs = outputs ? std::vector<std::string>{"out"} : std::vector<std::string>{};
-    s.roles = roles;
-    return s;
-}
-
-PK_REGISTER_STAGE("hop_src", hop_src, hop_schema(false, true, {pp::role::rx_source}),
+PK_REGISTER_STAGE("hop_src", hop_src,
+                  pk::bench::stage_schema(false, true, {pp::role::rx_source}),
                   "benchmark source: one TSC-stamped packet at a time");
-PK_REGISTER_STAGE("hop_sink", hop_sink, hop_schema(true, false, {pp::role::sink}),
+PK_REGISTER_STAGE("hop_sink", hop_sink,
+                  pk::bench::stage_schema(true, false, {pp::role::sink}),
                   "benchmark sink: records the one-way latency of every packet, frees it");
 
 /// `idle`: busy (both), wake (a busy, b adaptive) or adaptive (both).

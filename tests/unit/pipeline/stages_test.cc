@@ -103,6 +103,26 @@ std::string gen_yaml(const std::string& params, const std::string& extra_stages 
            extra_stages + "edges:\n" + edges;
 }
 
+/// p publishes to s1 and s2 over pub edges with `edge_opts` (e.g. ", size: 64, overflow:
+/// evict"); s1 -> c1, s2 -> c2 (t_collect). `stages` and `edges` come first (a source).
+std::string two_subscribers(const std::string& edge_opts, const std::string& stages = "",
+                            const std::string& edges = "") {
+    return "stages:\n" + stages +
+           "  - {name: p, type: publish}\n"
+           "  - {name: s1, type: subscribe}\n"
+           "  - {name: s2, type: subscribe}\n"
+           "  - {name: c1, type: t_collect}\n"
+           "  - {name: c2, type: t_collect}\n"
+           "edges:\n" +
+           edges + "  - {from: p, to: s1, queue: pub" + edge_opts +
+           "}\n"
+           "  - {from: p, to: s2, queue: pub" +
+           edge_opts +
+           "}\n"
+           "  - {from: s1, to: c1}\n"
+           "  - {from: s2, to: c2}\n";
+}
+
 // =======================================================================================
 // generator
 
@@ -1421,18 +1441,7 @@ TEST(Graph, StalledSubscriberUnderEvictDoesNotHoldTheOthers) {
     const unsigned before = rte_mempool_avail_count(mp);
     {
         env e;
-        ASSERT_EQ(try_build(e, "stages:\n"
-                               "  - {name: p, type: publish}\n"
-                               "  - {name: s1, type: subscribe}\n"
-                               "  - {name: s2, type: subscribe}\n"
-                               "  - {name: c1, type: t_collect}\n"
-                               "  - {name: c2, type: t_collect}\n"
-                               "edges:\n"
-                               "  - {from: p, to: s1, queue: pub, size: 64, overflow: evict}\n"
-                               "  - {from: p, to: s2, queue: pub, size: 64, overflow: evict}\n"
-                               "  - {from: s1, to: c1}\n"
-                               "  - {from: s2, to: c2}\n"),
-                  "");
+        ASSERT_EQ(try_build(e, two_subscribers(", size: 64, overflow: evict")), "");
         for (std::uint32_t b = 0; b < 16; ++b) {
             std::vector<frame> burst;
             for (std::uint32_t i = 0; i < 16; ++i) {
@@ -1705,23 +1714,8 @@ TEST(Graph, StalledSubscriberUnderDropDropsAtThePublisherAndTheOthersKeepReading
         SCOPED_TRACE(policy);
         env e;
         const std::string pol(policy);
-        ASSERT_EQ(try_build(e,
-                            "stages:\n"
-                            "  - {name: p, type: publish}\n"
-                            "  - {name: s1, type: subscribe}\n"
-                            "  - {name: s2, type: subscribe}\n"
-                            "  - {name: c1, type: t_collect}\n"
-                            "  - {name: c2, type: t_collect}\n"
-                            "edges:\n"
-                            "  - {from: p, to: s1, queue: pub, size: 64, overflow: " +
-                                pol +
-                                "}\n"
-                                "  - {from: p, to: s2, queue: pub, size: 64, overflow: " +
-                                pol +
-                                "}\n"
-                                "  - {from: s1, to: c1}\n"
-                                "  - {from: s2, to: c2}\n",
-                            2, {{"s2", 1}, {"c2", 1}}),
+        ASSERT_EQ(try_build(e, two_subscribers(", size: 64, overflow: " + pol), 2,
+                            {{"s2", 1}, {"c2", 1}}),
                   "");
         ASSERT_EQ(e.g->sources_of(0).size(), 1u);
         ASSERT_EQ(e.g->sources_of(1).size(), 1u);
@@ -1787,20 +1781,10 @@ TEST(Graph, StalledSubscriberUnderBackpressureHoldsThePublisherNothingLost) {
     {
         env e;
         ASSERT_EQ(try_build(e,
-                            "stages:\n"
-                            "  - {name: g, type: generator, params: {flows: 1, burst: 32, "
-                            "mbufs: 1023}}\n"
-                            "  - {name: p, type: publish}\n"
-                            "  - {name: s1, type: subscribe}\n"
-                            "  - {name: s2, type: subscribe}\n"
-                            "  - {name: c1, type: t_collect}\n"
-                            "  - {name: c2, type: t_collect}\n"
-                            "edges:\n"
-                            "  - {from: g, to: p}\n"
-                            "  - {from: p, to: s1, queue: pub, size: 64, overflow: backpressure}\n"
-                            "  - {from: p, to: s2, queue: pub, size: 64, overflow: backpressure}\n"
-                            "  - {from: s1, to: c1}\n"
-                            "  - {from: s2, to: c2}\n",
+                            two_subscribers(", size: 64, overflow: backpressure",
+                                            "  - {name: g, type: generator, params: {flows: 1, "
+                                            "burst: 32, mbufs: 1023}}\n",
+                                            "  - {from: g, to: p}\n"),
                             3, {{"s1", 1}, {"c1", 1}, {"s2", 2}, {"c2", 2}}),
                   "");
         ASSERT_EQ(e.g->sources_of(1).size(), 1u);
