@@ -97,13 +97,14 @@ sanitize: deps
 	ninja -C $(ASAN_BUILD)
 	@$(call meson_tests,$(ASAN_BUILD),ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1,--suite unit --suite stress --suite pipeline)
 
-# ThreadSanitizer over the queue, scheduler and metrics stress tests (suite tsan); builds
+# ThreadSanitizer over the queue, scheduler, timer and metrics tests (suite tsan); builds
 # only what that suite runs.
 tsan: deps
 	@[ -f $(TSAN_BUILD)/build.ninja ] || meson setup $(TSAN_BUILD) --buildtype=debugoptimized \
 	  -Db_sanitize=thread -Db_lundef=false -Dbench=false
+	ninja -C $(TSAN_BUILD) build.ninja # regenerate first: the suite list is read from it
 	ninja -C $(TSAN_BUILD) $$(python3 tests/suite_targets.py $(TSAN_BUILD) tsan)
-	@$(call meson_tests,$(TSAN_BUILD),TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1,--no-rebuild --suite tsan)
+	@$(call meson_tests,$(TSAN_BUILD),TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 PK_TIMER_PROPERTY_STEPS=200000,--no-rebuild --suite tsan)
 
 format:
 	find src tests perf samples -name '*.hh' -o -name '*.cc' | xargs clang-format -i

@@ -4,6 +4,7 @@
 // Checked after every advance: exactly the model's due timers fire (none early, none
 // more than one tick late), cancelled ones never, each once, in deadline order.
 // PK_TIMER_PROPERTY_STEPS overrides the number of steps (e.g. smaller under sanitizers).
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -199,8 +200,11 @@ public:
                 _handles.swap(live);
             }
         }
-        // Drain everything at the end: every remaining timer fires.
-        _now += static_cast<std::int64_t>(1ull << 50);
+        // Drain everything at the end: every remaining timer fires, up to the latest
+        // deadline (one in the overflow list may lie 2^44 ticks ahead, beyond any fixed
+        // jump: with fewer steps the clock had not passed it).
+        if (!_by_deadline.empty())
+            _now = std::max(_now, _by_deadline.rbegin()->first) + static_cast<std::int64_t>(_tick);
         std::int64_t last_rel = std::numeric_limits<std::int64_t>::min();
         expired buf[64];
         std::size_t n;
