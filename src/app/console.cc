@@ -84,44 +84,49 @@ bool fill_addr(const std::string& path, sockaddr_un& a) {
 
 } // namespace
 
-console::handler console::without_args(std::string command, std::function<std::string()> fn) {
-    return [command = std::move(command), fn = std::move(fn)](std::string_view args) {
-        if (!args.empty())
-            return "error: '" + command + "' takes no arguments (got '" + printable(args) + "')";
-        return fn();
-    };
+void console::add_without_args(std::string_view command, std::function<std::string()> fn,
+                               std::string help) {
+    add(
+        command,
+        [name = normalise(command), fn = std::move(fn)](std::string_view args) {
+            if (!args.empty())
+                return "error: '" + name + "' takes no arguments (got '" + printable(args) + "')";
+            return fn();
+        },
+        std::move(help));
 }
 
 console::console() {
-    add("help", without_args("help", [this] { return help_text(); }), "list commands");
-    add("quit",
-        without_args("quit",
-                     [this] {
-                         if (!_quit) {
-                             _quit = true;
-                             if (_on_quit) _on_quit();
-                         }
-                         return std::string("bye\n");
-                     }),
+    add_without_args(
+        "help", [this] { return help_text(); }, "list commands");
+    add_without_args(
+        "quit",
+        [this] {
+            if (!_quit) {
+                _quit = true;
+                if (_on_quit) _on_quit();
+            }
+            return std::string("bye\n");
+        },
         "stop pktkernel");
-    add("stats",
-        without_args("stats",
-                     [this] {
-                         if (_stats.empty()) return std::string("(no statistics yet)\n");
-                         std::string out;
-                         for (auto& [name, fn] : _stats) {
-                             out += "[" + name + "]\n";
-                             std::string s = fn();
-                             if (!s.empty() && s.back() != '\n') s += '\n';
-                             out += s;
-                         }
-                         return out;
-                     }),
+    add_without_args(
+        "stats",
+        [this] {
+            if (_stats.empty()) return std::string("(no statistics yet)\n");
+            std::string out;
+            for (auto& [name, fn] : _stats) {
+                out += "[" + name + "]\n";
+                std::string s = fn();
+                if (!s.empty() && s.back() != '\n') s += '\n';
+                out += s;
+            }
+            return out;
+        },
         "every counter, by section");
     for (const char* what : {"ports", "reactors", "stages", "queues", "flows", "timers"}) {
         std::string w = what;
-        add("show " + w, without_args("show " + w, [w] { return "(no " + w + ")\n"; }),
-            "show " + w);
+        add_without_args(
+            "show " + w, [w] { return "(no " + w + ")\n"; }, "show " + w);
     }
 }
 

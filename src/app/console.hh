@@ -47,9 +47,10 @@ public:
 
     /// Registers (or replaces) a command: one or more words, e.g. "show ports".
     void add(std::string_view command, handler h, std::string help = {});
-    /// A handler for a command that takes no arguments: anything after the command's
-    /// words is refused ("error: 'stats' takes no arguments"), not silently ignored.
-    static handler without_args(std::string command, std::function<std::string()> fn);
+    /// Registers a command that takes no arguments: anything after its words is refused
+    /// ("error: 'stats' takes no arguments (got ...)"), not silently ignored.
+    void add_without_args(std::string_view command, std::function<std::string()> fn,
+                          std::string help = {});
     /// Removes a command; false if it was not registered.
     bool remove(std::string_view command);
     bool has(std::string_view command) const;

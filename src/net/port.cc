@@ -62,27 +62,34 @@ std::string rss_names(std::uint64_t hf) {
     return s.empty() ? "off" : s;
 }
 
-std::uint32_t pow2_minus1(std::uint64_t n) {
+} // namespace
+
+std::uint32_t pow2_minus1(std::uint64_t n) noexcept {
     std::uint64_t p = 1;
     while (p - 1 < n)
         p <<= 1;
     return static_cast<std::uint32_t>(p - 1);
 }
 
-} // namespace
-
 std::string device_name(const std::string& spec) {
     if (auto pci = parse_pci(spec)) return pci->address; // DPDK names PCI ethdevs so
     return spec.substr(0, spec.find(','));
 }
 
+mbuf_budget mbuf_budget_of(const port_config& c, unsigned lcores) noexcept {
+    mbuf_budget b;
+    b.rx = std::uint64_t(c.rx_queues) * c.rx_desc;
+    b.tx = std::uint64_t(c.tx_queues) * c.tx_desc;
+    b.bursts = std::uint64_t(c.rx_queues + c.tx_queues) * c.burst;
+    b.caches = std::uint64_t(std::max(1u, lcores)) * c.mbuf_cache * 3 / 2;
+    b.pipeline = c.pipeline_mbufs;
+    return b;
+}
+
 unsigned mbufs_needed(const port_config& c, unsigned lcores) noexcept {
-    std::uint64_t n =
-        std::uint64_t(c.rx_queues) * c.rx_desc + std::uint64_t(c.tx_queues) * c.tx_desc;
-    n += std::uint64_t(c.rx_queues + c.tx_queues) * c.burst;         // a burst in flight per queue
-    n += std::uint64_t(std::max(1u, lcores)) * c.mbuf_cache * 3 / 2; // caches may overfill 1.5x
-    n += c.pipeline_mbufs ? c.pipeline_mbufs : 4096;
-    return pow2_minus1(n);
+    mbuf_budget b = mbuf_budget_of(c, lcores);
+    if (!b.pipeline) b.pipeline = 4096;
+    return pow2_minus1(b.total());
 }
 
 // ---- mempool_set -----------------------------------------------------------------
@@ -363,9 +370,10 @@ result<std::unique_ptr<port>> port::open(const port_config& cfg, mempool_set* po
     const int sock = rte_eth_dev_socket_id(p->_id);
     p->_socket = sock < 0 ? SOCKET_ID_ANY : sock;
     if (p->_socket == SOCKET_ID_ANY && rte_socket_count() > 1 && parse_pci(cfg.device))
-        PK_WARN("port", "port %s: the NIC's NUMA node is unknown (sysfs numa_node -1); its "
-                        "pool and rings go on any socket — place reactors on the NIC's node by "
-                        "hand (docs/DEPLOY.md)",
+        PK_WARN("port",
+                "port %s: the NIC's NUMA node is unknown (sysfs numa_node -1); its "
+                "pool and rings go on any socket — place reactors on the NIC's node by "
+                "hand (docs/DEPLOY.md)",
                 nm.c_str());
     port_config sized = cfg;
     sized.rx_desc = p->_rx_desc;
@@ -549,12 +557,12 @@ std::string port::describe() const {
     rte_ether_format_addr(mac, sizeof(mac), &a);
     std::string s = _name + " (port " + std::to_string(_id) + ", " + _info.driver_name +
                     ", socket " + (_socket < 0 ? std::string("unknown") : std::to_string(_socket)) +
-                    ", " + mac +
-                    "): " + std::to_string(_cfg.rx_queues) + " rxq x " + std::to_string(_rx_desc) +
-                    ", " + std::to_string(_cfg.tx_queues) + " txq x " + std::to_string(_tx_desc) +
-                    ", rss " + rss_names(_rss_hf) + ", rx-offloads " + hex64(_rx_off) +
-                    ", tx-offloads " + hex64(_tx_off) + ", mtu " + std::to_string(mtu()) +
-                    ", link " + link().to_string() + (_lsc ? " (lsc)" : " (polled)");
+                    ", " + mac + "): " + std::to_string(_cfg.rx_queues) + " rxq x " +
+                    std::to_string(_rx_desc) + ", " + std::to_string(_cfg.tx_queues) + " txq x " +
+                    std::to_string(_tx_desc) + ", rss " + rss_names(_rss_hf) + ", rx-offloads " +
+                    hex64(_rx_off) + ", tx-offloads " + hex64(_tx_off) + ", mtu " +
+                    std::to_string(mtu()) + ", link " + link().to_string() +
+                    (_lsc ? " (lsc)" : " (polled)");
     return s;
 }
 

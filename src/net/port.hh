@@ -75,9 +75,18 @@ struct port_config {
     std::uint16_t mbuf_data_room = RTE_MBUF_DEFAULT_BUF_SIZE;
 };
 
-/// mbufs a port needs: every RX/TX descriptor filled, a burst in flight per queue,
-/// the per-lcore caches, and the pipeline's share; rounded up to 2^n - 1 (the
-/// mempool's optimum).
+/// What can hold a port's mbufs at once: every RX/TX descriptor filled, a burst in
+/// flight per queue, the per-lcore caches (which may overfill to 1.5x), and the
+/// pipeline's share (`pipeline_mbufs` as given).
+struct mbuf_budget {
+    std::uint64_t rx = 0, tx = 0, bursts = 0, caches = 0, pipeline = 0;
+    std::uint64_t total() const noexcept { return rx + tx + bursts + caches + pipeline; }
+};
+mbuf_budget mbuf_budget_of(const port_config& cfg, unsigned lcores) noexcept;
+/// The smallest 2^k - 1 >= n (a mempool's optimum size).
+std::uint32_t pow2_minus1(std::uint64_t n) noexcept;
+/// mbufs a port needs: its mbuf_budget (the pipeline's share 4096 when not given),
+/// rounded up to 2^n - 1.
 unsigned mbufs_needed(const port_config& cfg, unsigned lcores) noexcept;
 
 /// Packet mempools, one (or more) per NUMA socket, shared by the ports on it.
@@ -104,9 +113,9 @@ public:
     struct pool_info {
         std::string name;
         int socket;
-        unsigned size;      ///< mbufs
-        unsigned reserved;  ///< mbufs the ports that share it sized it for
-        unsigned in_use;    ///< allocated right now (caches included)
+        unsigned size;     ///< mbufs
+        unsigned reserved; ///< mbufs the ports that share it sized it for
+        unsigned in_use;   ///< allocated right now (caches included)
         std::uint16_t data_room;
     };
     std::vector<pool_info> info() const;
@@ -195,7 +204,7 @@ struct tx_counters {
     std::uint64_t flushes = 0;
     std::uint64_t deadline_flushes = 0; ///< flushes triggered by flush_if_due
     std::array<std::uint64_t, tx_drop_count> dropped{};
-    std::uint64_t faults = 0; ///< guarded bursts that faulted (see peer_guard.hh)
+    std::uint64_t faults = 0;      ///< guarded bursts that faulted (see peer_guard.hh)
     std::uint64_t fault_leaks = 0; ///< of their packets, those that could not be freed
     std::uint64_t total_dropped() const noexcept {
         std::uint64_t t = 0;

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "net/port.hh"
 #include "pipeline/registry.hh"
 
 namespace pk::pipeline {
@@ -471,24 +472,12 @@ void planner::tx_queues() {
     }
 }
 
-std::uint32_t pow2_minus1(std::uint64_t n) {
-    std::uint64_t v = 63;
-    while (v < n)
-        v = v * 2 + 1;
-    return static_cast<std::uint32_t>(std::min<std::uint64_t>(v, (1u << 24) - 1));
-}
-
 void planner::budget() {
     // An mbuf in a pool: the data room plus struct rte_mbuf and the pool's object header.
     constexpr std::uint64_t overhead = 128 + 64;
-    constexpr std::uint32_t port_burst = 32; // rx_burst / tx_burst size (net::port_config)
-    const auto lcores = static_cast<std::uint32_t>(_p.reactors.size() + 1); // + control
+    const auto lcores = static_cast<unsigned>(_p.reactors.size() + 1); // + control
     for (auto& pc : _cfg.ports) {
         pool_plan pp;
-        pp.rx = *pc.rx_queues * *pc.rx_desc;
-        pp.tx = *pc.tx_queues * *pc.tx_desc;
-        pp.bursts = (*pc.rx_queues + *pc.tx_queues) * port_burst;
-        pp.caches = lcores * *pc.mempool.cache * 3 / 2;
         // Downstream of this port's port_rx stages: each stage may park a burst, each
         // queue fill up (a broadcast ring's slots are shared by its edges: once).
         std::vector<bool> seen(_cfg.stages.size()), queue_seen(_p.queues.size());
@@ -515,9 +504,23 @@ void planner::budget() {
                 todo.push_back(e.to);
             }
         }
-        pp.needed = pp.rx + pp.tx + pp.bursts + pp.caches + pp.queues + pp.stages;
+        // The port's own share as the port layer counts it (net::mbuf_budget), the
+        // pipeline's share from the graph walk above.
+        net::port_config nc;
+        nc.rx_queues = static_cast<std::uint16_t>(*pc.rx_queues);
+        nc.tx_queues = static_cast<std::uint16_t>(*pc.tx_queues);
+        nc.rx_desc = static_cast<std::uint16_t>(*pc.rx_desc);
+        nc.tx_desc = static_cast<std::uint16_t>(*pc.tx_desc);
+        nc.mbuf_cache = *pc.mempool.cache;
+        nc.pipeline_mbufs = pp.queues + pp.stages;
+        const net::mbuf_budget b = net::mbuf_budget_of(nc, lcores);
+        pp.rx = static_cast<std::uint32_t>(b.rx);
+        pp.tx = static_cast<std::uint32_t>(b.tx);
+        pp.bursts = static_cast<std::uint32_t>(b.bursts);
+        pp.caches = static_cast<std::uint32_t>(b.caches);
+        pp.needed = static_cast<std::uint32_t>(b.total());
         pp.given = pc.mempool.size.given();
-        pp.mbufs = pp.given ? *pc.mempool.size : pow2_minus1(pp.needed);
+        pp.mbufs = pp.given ? *pc.mempool.size : net::pow2_minus1(pp.needed);
         pp.bytes = std::uint64_t(pp.mbufs) * (*pc.mempool.data_room + overhead);
         _p.pool_bytes += pp.bytes;
         _p.pools.push_back(pp);

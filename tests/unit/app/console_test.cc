@@ -9,8 +9,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -98,13 +98,11 @@ TEST(console, registry_longest_prefix_args_and_replacement) {
     EXPECT_EQ(c->execute("stats"), "[ports]\nrx 2\n[stages]\ndrops 0\n");
     EXPECT_NE(c->execute("help").find("flow table"), std::string::npos);
     // Commands that take no arguments refuse them rather than ignore them.
-    EXPECT_EQ(c->execute("stats ports"),
-              "error: 'stats' takes no arguments (got 'ports')\n");
-    EXPECT_EQ(c->execute("show timers 3"),
-              "error: 'show timers' takes no arguments (got '3')\n");
+    EXPECT_EQ(c->execute("stats ports"), "error: 'stats' takes no arguments (got 'ports')\n");
+    EXPECT_EQ(c->execute("show timers 3"), "error: 'show timers' takes no arguments (got '3')\n");
     EXPECT_EQ(c->execute("quit now"), "error: 'quit' takes no arguments (got 'now')\n");
     EXPECT_FALSE(c->quit_requested());
-    c->add("show queues", console::without_args("show queues", [] { return std::string("q"); }));
+    c->add_without_args("show queues", [] { return std::string("q"); });
     EXPECT_EQ(c->execute("show queues"), "q\n");
     EXPECT_EQ(c->execute("show queues all"),
               "error: 'show queues' takes no arguments (got 'all')\n");
