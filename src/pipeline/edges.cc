@@ -33,15 +33,20 @@ public:
         if (PK_UNLIKELY(_target->blocked())) return 0; // its chain has parked packets
         rte_mbuf* b[burst_size];
         auto n = static_cast<std::uint16_t>(_q.pop_burst(b, burst_size));
-        if (n) _target->receive(b, n);
+        if (n) {
+            _target->receive(b, n);
+            _taken += n; // after the chain ran: a drain marker means "processed"
+        }
         return n;
     }
     std::uint64_t queued() const noexcept override { return _q.size(); }
     stage& target() const noexcept override { return *_target; }
+    std::uint64_t taken() const noexcept override { return _taken; }
 
 protected:
     Q _q;
     stage* _target = nullptr;
+    std::uint64_t _taken = 0; ///< consumer's reactor only
     bool _bp; ///< the edges' overflow is backpressure
     const std::atomic<bool>& _abort;
 };
@@ -60,6 +65,7 @@ public:
         return pushed(static_cast<std::uint16_t>(_q.push_burst(pkts, n)));
     }
     bool waits() const noexcept override { return _wait; }
+    const edge_source* sole_consumer() const noexcept override { return this; }
 
 private:
     bool _has_producer = false, _wait = false;

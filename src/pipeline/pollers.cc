@@ -164,6 +164,7 @@ pollers::pollers(const config& cfg, const plan& p, graph& g, sched::reactor_grou
             stage* s = g.stages()[i].get();
             if (s->reactor() != r) continue;
             mine.push_back(s);
+            s->bind(rg[r]);
             const auto bucket = static_cast<std::uint8_t>(*cfg.stages[i].priority);
             if (s->is(role::rx_source)) {
                 auto src = std::make_unique<stage_net_source>(*s);

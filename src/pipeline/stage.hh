@@ -45,9 +45,14 @@
 #include "pipeline/config.hh"
 #include "sched/counters.hh"
 
+namespace pk::sched {
+class reactor;
+}
+
 namespace pk::pipeline {
 
 class graph;
+class edge_source;
 namespace latency {
 class histogram;
 }
@@ -70,6 +75,10 @@ public:
     /// A full queue is backpressure here: what it refuses is held by the producer, which
     /// stops taking input until the queue has room (control thread, fixed at build).
     virtual bool waits() const noexcept { return false; }
+    /// The consumer end when this producer is the queue's only one (link, channel), else
+    /// nullptr: a flow migration's drain marker compares what was pushed here with what
+    /// that consumer has taken (edge_source::taken).
+    virtual const edge_source* sole_consumer() const noexcept { return nullptr; }
 };
 
 class stage;
@@ -138,6 +147,9 @@ public:
     /// Called once every stage exists and every edge is connected, before reactors
     /// start (ports are started by then). Sources find their devices here.
     virtual status start() { return {}; }
+    /// The reactor the stage will run on, before it runs (control thread): for stages
+    /// that message other reactors over the mesh (flow_balance's migrations).
+    virtual void bind(sched::reactor& r) noexcept { (void)r; }
 
     /// What the type is to the runtime (source, sink, ...): declared in its schema.
     const role_set& roles() const noexcept { return _roles; }

@@ -7,7 +7,8 @@ namespace pk::pipeline::stages {
 
 void register_io(registry& r);        ///< port_rx, port_tx
 void register_basic(registry& r);     ///< macswap, count, drop, rate_limit, publish, subscribe
-void register_classify(registry& r);  ///< parse, filter, flow_balance, udp_echo
+void register_classify(registry& r);  ///< parse, filter, udp_echo
+void register_balance(registry& r);   ///< flow_balance
 void register_generator(registry& r); ///< generator
 void register_capture(registry& r);   ///< capture
 

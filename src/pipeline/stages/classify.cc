@@ -1,4 +1,4 @@
-// parse, filter, flow_balance, udp_echo: stages that look into headers.
+// parse, filter, udp_echo: stages that look into headers.
 #include <arpa/inet.h>
 #include <cstring>
 #include <vector>
@@ -8,7 +8,6 @@
 #include <rte_udp.h>
 
 #include "flow/key.hh"
-#include "flow/toeplitz.hh"
 #include "net/packet.hh"
 #include "pipeline/stages/builtin.hh"
 
@@ -206,85 +205,6 @@ void check_filter(const node& params, const param_error& error) {
 
 } // namespace
 
-/// flow_balance: spreads flows over its outputs (one per worker) without reordering a
-/// flow: hash (NIC RSS hash when the mbuf carries one, software Toeplitz otherwise) →
-/// one of `buckets` buckets → output, through a RETA-like table. Non-IP packets hash
-/// to bucket 0.
-class flow_balance final : public stage {
-public:
-    explicit flow_balance(const stage_args& a)
-        : stage(a), _hasher(a.params->boolean_or("symmetric", false)
-                                ? std::span<const std::uint8_t>(flow::symmetric_rss_key)
-                                : std::span<const std::uint8_t>(flow::default_rss_key)) {
-        _buckets = static_cast<std::uint32_t>(a.params->integer_or("buckets", 256));
-        _symmetric = a.params->boolean_or("symmetric", false);
-        _use_nic_hash = a.params->boolean_or("nic_hash", true);
-        _r_no_worker = add_reason("no_worker");
-    }
-
-    status start() override {
-        for (unsigned o = 0; o < outputs().size(); ++o)
-            if (route_of(o).direct || route_of(o).edge) _workers.push_back(o);
-        _table.assign(_buckets, 0);
-        for (std::uint32_t b = 0; b < _buckets; ++b)
-            _table[b] =
-                _workers.empty() ? 0 : static_cast<std::uint8_t>(_workers[b % _workers.size()]);
-        return {};
-    }
-
-    /// Bucket → output table (control thread reads it; the rebalancer will rewrite it).
-    const std::vector<std::uint8_t>& table() const noexcept { return _table; }
-
-    std::vector<stage_value> extra() const override {
-        return {{"buckets", _buckets, false}, {"workers", _workers.size(), false}};
-    }
-
-    /// The hash flow_balance uses for a packet (exposed for tests).
-    std::uint32_t hash_of(const rte_mbuf* m) const noexcept {
-        if (_use_nic_hash && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH)) return m->hash.rss;
-        net::parsed p = net::parse(m);
-        flow::flow_key k;
-        if (!flow::make_key(rte_pktmbuf_mtod(m, const std::uint8_t*), p, k)) return 0;
-        bool ports = k.proto == IPPROTO_TCP || k.proto == IPPROTO_UDP;
-        return flow::rss_hash(k, _hasher, ports);
-    }
-
-protected:
-    bool accepts_any_output() const noexcept override { return true; }
-
-    void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
-        if (PK_UNLIKELY(_workers.empty())) {
-            drop(_r_no_worker, pkts, n);
-            return;
-        }
-        std::uint8_t out[burst_size];
-        std::uint64_t used = 0; // bit per output seen in this burst (outputs < 64)
-        for (std::uint16_t i = 0; i < n; ++i) {
-            std::uint32_t b = hash_of(pkts[i]) & (_buckets - 1);
-            out[i] = _table[b];
-            used |= 1ull << out[i];
-        }
-        // One emit per output, each keeping the burst's order (so a flow stays in order).
-        while (used) {
-            unsigned o = static_cast<unsigned>(__builtin_ctzll(used));
-            used &= used - 1;
-            rte_mbuf* sel[burst_size];
-            std::uint16_t k = 0;
-            for (std::uint16_t i = 0; i < n; ++i)
-                if (out[i] == o) sel[k++] = pkts[i];
-            emit(o, sel, k);
-        }
-    }
-
-private:
-    flow::toeplitz_hasher _hasher;
-    std::uint32_t _buckets;
-    bool _symmetric, _use_nic_hash;
-    unsigned _r_no_worker;
-    std::vector<unsigned> _workers;
-    std::vector<std::uint8_t> _table;
-};
-
 namespace {
 
 /// udp_echo: answers UDP datagrams to `port` (default 7, any when 0) by swapping MAC,
@@ -343,19 +263,6 @@ void register_classify(registry& r) {
     fs.roles = {role::observer}; // parses read-only, emits or drops every packet
     r.add({"filter", make_factory<filter>(), fs,
            "matches 5-tuple fields and prefixes: hits to 'out', others to 'miss' or dropped"});
-
-    stage_schema bs;
-    bs.params = {p_int("buckets", 1, 65536), p_of("symmetric", param_type::boolean),
-                 p_of("nic_hash", param_type::boolean)};
-    bs.roles = {role::balancer};
-    bs.check = [](const node& params, const param_error& error) {
-        const node* b = params.find("buckets");
-        auto v = b ? to_integer(*b) : std::nullopt;
-        if (v && (*v & (*v - 1)) != 0)
-            error(b->at, "buckets must be a power of two, got " + std::to_string(*v));
-    };
-    r.add({"flow_balance", make_factory<flow_balance>(), bs,
-           "spreads flows over its outputs by hash bucket, keeping each flow in order"});
 
     stage_schema es;
     es.params = {p_int("port", 0, 65535)};

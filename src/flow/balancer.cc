@@ -1,0 +1,246 @@
+#include "flow/balancer.hh"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "base/clock.hh"
+#include "base/log.hh"
+
+namespace pk::flow {
+namespace {
+
+constexpr std::uint64_t never = UINT64_MAX;
+
+/// max / mean × 1000 of `v` (0 when empty).
+std::uint64_t ratio_milli(const std::uint64_t* v, unsigned n) noexcept {
+    std::uint64_t sum = 0, hi = 0;
+    for (unsigned i = 0; i < n; ++i) {
+        sum += v[i];
+        hi = std::max(hi, v[i]);
+    }
+    if (sum == 0) return 0;
+    return static_cast<std::uint64_t>(std::llround(1000.0 * static_cast<double>(hi) * n /
+                                                   static_cast<double>(sum)));
+}
+
+} // namespace
+
+void balancer::configure(const balancer_config& cfg, unsigned workers, handoff* h) {
+    if (cfg.buckets == 0 || (cfg.buckets & (cfg.buckets - 1)) != 0)
+        throw std::invalid_argument("balancer: buckets must be a power of two");
+    if (workers == 0 || workers > max_workers)
+        throw std::invalid_argument("balancer: 1 to 64 workers");
+    _cfg = cfg;
+    _cfg.hold = std::max(1u, cfg.hold);
+    _cfg.max_migrations = std::clamp(cfg.max_migrations, 1u, 65535u);
+    _workers = workers;
+    _mask = cfg.buckets - 1;
+    _h = h;
+    _table.resize(cfg.buckets);
+    for (std::uint32_t b = 0; b < cfg.buckets; ++b)
+        _table[b] = static_cast<std::uint8_t>(b % workers);
+    _count.assign(cfg.buckets, 0);
+    _slot.assign(cfg.buckets, 0);
+    _last.assign(cfg.buckets, 0);
+    _rate.assign(cfg.buckets, 0.0);
+    _moved_at.assign(cfg.buckets, never);
+    _sent_last.assign(workers, 0);
+    _settled_base.assign(workers, 0);
+    _load.assign(workers, 0.0);
+    _static_cnt.assign(workers, 0);
+    _moves.assign(_cfg.max_migrations, move{});
+    _hold = std::make_unique<rte_mbuf*[]>(std::size_t{_cfg.max_migrations} * _cfg.hold);
+}
+
+std::uint32_t balancer::tick(std::uint64_t now) noexcept {
+    if (_cfg.interval == 0 || now < _next) return 0;
+    // Drift-free grid; a late tick runs once and resumes on the grid.
+    _next = _next == 0 ? now + _cfg.interval
+                       : _next + ((now - _next) / _cfg.interval + 1) * _cfg.interval;
+    return rebalance(now);
+}
+
+void balancer::observe(std::uint64_t now) noexcept {
+    ++_intervals;
+    std::fill(_load.begin(), _load.end(), 0.0);
+    std::fill(_static_cnt.begin(), _static_cnt.end(), 0);
+    for (std::uint32_t b = 0; b < _cfg.buckets; ++b) {
+        const std::uint64_t d = _count[b] - _last[b];
+        _last[b] = _count[b];
+        _rate[b] = 0.5 * (_rate[b] + static_cast<double>(d)); // half-life: one interval
+        _load[owner(b)] += _rate[b];
+        _static_cnt[b % _workers] += d;
+    }
+
+    // What each worker really got this interval, and since the load first balanced.
+    std::uint64_t got[max_workers], since[max_workers], total = 0;
+    for (unsigned w = 0; w < _workers; ++w) {
+        const std::uint64_t s = _h->sent(w);
+        got[w] = s - _sent_last[w];
+        _sent_last[w] = s;
+        since[w] = s - _settled_base[w];
+        total += got[w];
+    }
+    const std::uint64_t r = ratio_milli(got, _workers);
+    _stats.ratio_milli.set(r);
+    _stats.static_ratio_milli.set(ratio_milli(_static_cnt.data(), _workers));
+    if (total < 64ull * _workers) return; // too few packets to judge a share
+
+    const bool balanced = r <= static_cast<std::uint64_t>(std::llround(_cfg.target * 1000));
+    if (_balanced && !balanced) {
+        _imbalanced_since = now;
+        _stats.imbalances.add();
+    } else if (!_balanced && balanced) {
+        const auto ns = static_cast<std::uint64_t>(tsc::to_ns(now - _imbalanced_since));
+        _stats.converge_ns_last.set(ns);
+        _stats.converge_ns_max.max(ns);
+    }
+    _balanced = balanced;
+    if (balanced && !_settled) {
+        _settled = true;
+        for (unsigned w = 0; w < _workers; ++w)
+            _settled_base[w] = _sent_last[w];
+    } else if (_settled) {
+        _stats.settled_ratio_milli.set(ratio_milli(since, _workers));
+    }
+}
+
+std::uint32_t balancer::rebalance(std::uint64_t now) noexcept {
+    observe(now);
+    double total = 0;
+    for (double l : _load)
+        total += l;
+    if (total <= 0) return 0;
+    const double mean = total / _workers;
+    std::uint64_t elephants = 0;
+    for (double r : _rate)
+        elephants += r > mean;
+    if (elephants > _stats.elephants.load())
+        PK_WARN("flow", "%llu bucket(s) carry more than a worker's fair share: reported, not moved",
+                static_cast<unsigned long long>(elephants));
+    _stats.elephants.set(elephants);
+    if (!_cfg.rebalance) return 0;
+
+    auto hi_lo = [&](unsigned& hi, unsigned& lo) {
+        hi = lo = 0;
+        for (unsigned w = 1; w < _workers; ++w) {
+            if (_load[w] > _load[hi]) hi = w;
+            if (_load[w] < _load[lo]) lo = w;
+        }
+    };
+    unsigned hi, lo;
+    hi_lo(hi, lo);
+    if (_load[hi] <= mean * _cfg.trigger) return 0; // inside the band: leave it
+    const double aim = mean * (1.0 + (_cfg.trigger - 1.0) / 2); // stop well inside it
+
+    std::uint32_t started = 0;
+    while (started < _cfg.max_moves && _active < _cfg.max_migrations && _load[hi] > aim) {
+        const double gap = _load[hi] - _load[lo];
+        std::uint32_t best = UINT32_MAX;
+        double best_err = 0;
+        for (std::uint32_t b = 0; b < _cfg.buckets; ++b) {
+            const double r = _rate[b];
+            if (_table[b] != hi || r <= 0 || r >= gap || r > mean) continue; // held: bit set
+            if (_moved_at[b] != never && _intervals - _moved_at[b] < _cfg.cooldown) continue;
+            const double err = std::fabs(r - gap / 2);
+            if (best == UINT32_MAX || err < best_err) {
+                best = b;
+                best_err = err;
+            }
+        }
+        if (best == UINT32_MAX) break; // nothing movable lowers the max
+        const double r = _rate[best];
+        if (!begin(best, lo, now)) break;
+        _load[hi] -= r;
+        _load[lo] += r;
+        ++started;
+        hi_lo(hi, lo);
+    }
+    if (started) _stats.rebalances.add();
+    return started;
+}
+
+bool balancer::begin(std::uint32_t b, unsigned to, std::uint64_t now) noexcept {
+    unsigned s = 0;
+    while (s < _moves.size() && _moves[s].active)
+        ++s;
+    if (s == _moves.size()) return false;
+    move& mv = _moves[s];
+    mv.bucket = b;
+    mv.from = static_cast<std::uint8_t>(owner(b));
+    mv.to = static_cast<std::uint8_t>(to);
+    mv.active = true;
+    mv.started = now;
+    mv.n = 0;
+    ++mv.gen;
+    ++_active;
+    _slot[b] = static_cast<std::uint16_t>(s);
+    _table[b] = static_cast<std::uint8_t>(to | held_bit);
+    _moved_at[b] = _intervals;
+    const std::uint64_t token = s | (std::uint64_t{mv.gen} << 16);
+    switch (_h->request_drain(mv.from, _h->sent(mv.from), token)) {
+    case handoff::drain::done: finish(s, true); break;
+    case handoff::drain::refused: finish(s, false); break;
+    case handoff::drain::pending: _stats.in_flight.add(); break;
+    }
+    return true;
+}
+
+void balancer::hold(std::uint32_t b, rte_mbuf* m) noexcept {
+    const unsigned s = _slot[b];
+    move& mv = _moves[s];
+    if (PK_UNLIKELY(mv.n == _cfg.hold)) {
+        // The old worker is too slow to drain: cancel the move (its packets go back to
+        // it in order, then this one), rather than drop or wait.
+        const unsigned from = mv.from;
+        _stats.in_flight.set(_stats.in_flight.load() - 1);
+        finish(s, false);
+        _h->deliver(from, &m, 1);
+        return;
+    }
+    held_of(s)[mv.n++] = m;
+    _stats.held.add(1);
+    _stats.held_total.add(1);
+}
+
+void balancer::drained(std::uint64_t token, std::uint64_t now) noexcept {
+    const unsigned s = static_cast<unsigned>(token & 0xffff);
+    if (s >= _moves.size()) return;
+    move& mv = _moves[s];
+    if (!mv.active || mv.gen != static_cast<std::uint32_t>(token >> 16)) return; // cancelled
+    const auto ns = static_cast<std::uint64_t>(tsc::to_ns(now - mv.started));
+    _stats.hold_ns_sum.add(ns);
+    _stats.hold_ns_max.max(ns);
+    _stats.in_flight.set(_stats.in_flight.load() - 1);
+    finish(s, true);
+}
+
+void balancer::finish(unsigned s, bool to_new) noexcept {
+    move& mv = _moves[s];
+    const unsigned dest = to_new ? mv.to : mv.from;
+    _table[mv.bucket] = static_cast<std::uint8_t>(dest);
+    mv.active = false;
+    ++mv.gen; // a late answer for this slot is ignored
+    --_active;
+    rte_mbuf** held = held_of(s);
+    const std::uint32_t n = mv.n;
+    mv.n = 0;
+    for (std::uint32_t i = 0; i < n;) {
+        const auto k = static_cast<std::uint16_t>(std::min<std::uint32_t>(n - i, 64));
+        _h->deliver(dest, held + i, k);
+        i += k;
+    }
+    _stats.held.set(_stats.held.load() - n);
+    (to_new ? _stats.moves : _stats.aborted).add();
+}
+
+void balancer::abort_all() noexcept {
+    for (unsigned s = 0; s < _moves.size(); ++s)
+        if (_moves[s].active) {
+            _stats.in_flight.set(_stats.in_flight.load() - 1);
+            finish(s, false);
+        }
+}
+
+} // namespace pk::flow

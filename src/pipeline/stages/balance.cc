@@ -1,0 +1,242 @@
+// flow_balance: the dispatcher stage over flow::balancer (flow/balancer.hh). This file
+// adds what a stage brings: the packet hash, one emit per worker output per burst, and
+// the migration handoff over the reactor mesh (split → the old worker, seq ← it).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <rte_ip.h>
+
+#include "base/clock.hh"
+#include "flow/balancer.hh"
+#include "flow/key.hh"
+#include "flow/toeplitz.hh"
+#include "net/packet.hh"
+#include "pipeline/edges.hh"
+#include "pipeline/stages/builtin.hh"
+#include "sched/reactor.hh"
+
+namespace pk::pipeline::stages {
+namespace {
+
+/// flow_balance: spreads flows over its outputs (one per worker) without reordering a
+/// flow: hash (the NIC's RSS hash when the mbuf carries one, software Toeplitz
+/// otherwise; `symmetric`: both directions of a connection alike) → one of `buckets` buckets → output, through a RETA-like table that the
+/// rebalancer rewrites every `interval` (moving buckets from the busiest worker to the
+/// idlest, order kept: see flow/balancer.hh). Non-IP packets hash to one bucket.
+///
+/// The drain marker of a move: the dispatcher sends `split` {marker = packets it has
+/// pushed to the old worker's queue} to the old worker's reactor; there, between two
+/// rounds' polls, the queue's consumer has taken `taken()` packets — each one handed
+/// through its chain already; once taken >= marker the old worker answers `seq` and
+/// the dispatcher releases the bucket to the new worker. Until then the handler puts
+/// the split back in its own reactor's mailbox: it is looked at once a round.
+class flow_balance final : public stage, private flow::handoff {
+public:
+    explicit flow_balance(const stage_args& a)
+        : stage(a) {
+        const node& p = *a.params;
+        _symmetric = p.boolean_or("symmetric", false);
+        _cfg.buckets = static_cast<std::uint32_t>(p.integer_or("buckets", 1024));
+        _cfg.rebalance = p.boolean_or("rebalance", true);
+        _interval_ns = static_cast<std::uint64_t>(
+            p.duration_or("interval", std::chrono::milliseconds(10)).count());
+        _cfg.trigger = p.number_or("trigger", 1.05);
+        _cfg.cooldown = static_cast<unsigned>(p.integer_or("cooldown", 8));
+        _cfg.max_moves = static_cast<unsigned>(p.integer_or("max_moves", 32));
+        _cfg.hold = static_cast<unsigned>(p.integer_or("hold", 1024));
+        _use_nic_hash = p.boolean_or("nic_hash", true);
+        _r_no_worker = add_reason("no_worker");
+    }
+
+    status start() override {
+        _workers.clear();
+        for (unsigned o = 0; o < outputs().size(); ++o) {
+            const route& r = route_of(o);
+            if (!r.direct && !r.edge) continue;
+            worker w{o, reactor(), nullptr};
+            if (r.edge) {
+                w.consumer = r.edge->sole_consumer();
+                if (!w.consumer && _cfg.rebalance)
+                    return make_error(errc::invalid_argument,
+                                      "flow_balance '" + name() + "': output '" + outputs()[o] +
+                                          "' is not a link edge; moving a bucket needs each "
+                                          "worker fed by its own queue (or set rebalance: off)");
+                if (w.consumer) w.reactor = w.consumer->target().reactor();
+            }
+            _workers.push_back(w);
+        }
+        if (_workers.empty()) return {};
+        _cfg.interval = _cfg.rebalance ? tsc::from_ns(_interval_ns) : 0;
+        _bal.configure(_cfg, static_cast<unsigned>(_workers.size()), this);
+        return {};
+    }
+    void bind(sched::reactor& r) noexcept override { _reactor = &r; }
+
+    bool ticks() const noexcept override { return true; } // the rebalancer's interval
+    std::uint32_t tick(std::uint64_t now) noexcept override {
+        // UINT64_MAX: a flush timer, not a clock. Parked packets are not in sent() yet:
+        // a drain marker taken now would let the new worker overtake them.
+        if (_workers.empty() || now == UINT64_MAX || parked() != 0) return 0;
+        return _bal.tick(now);
+    }
+    void drain() noexcept override {
+        if (!_workers.empty()) _bal.abort_all(); // held packets back to their old worker
+    }
+    std::uint64_t held() const noexcept override {
+        return _workers.empty() ? 0 : _bal.stats().held.load();
+    }
+
+    std::vector<stage_value> extra() const override {
+        const auto& s = _bal.stats();
+        return {{"buckets", _cfg.buckets, false},
+                {"workers", _workers.size(), false},
+                {"bucket_moves_total", s.moves.load(), true},
+                {"bucket_moves_aborted_total", s.aborted.load(), true},
+                {"rebalances_total", s.rebalances.load(), true},
+                {"moves_in_flight", s.in_flight.load(), false},
+                {"migration_held_packets_total", s.held_total.load(), true},
+                {"migration_hold_ns_sum_total", s.hold_ns_sum.load(), true},
+                {"migration_hold_ns_max", s.hold_ns_max.load(), false},
+                {"elephant_buckets", s.elephants.load(), false},
+                {"share_ratio_milli", s.ratio_milli.load(), false},
+                {"static_share_ratio_milli", s.static_ratio_milli.load(), false},
+                {"settled_share_ratio_milli", s.settled_ratio_milli.load(), false},
+                {"imbalances_total", s.imbalances.load(), true},
+                {"converge_ns_last", s.converge_ns_last.load(), false},
+                {"converge_ns_max", s.converge_ns_max.load(), false}};
+    }
+
+protected:
+    bool accepts_any_output() const noexcept override { return true; }
+
+    void process(rte_mbuf** pkts, std::uint16_t n) noexcept override {
+        if (PK_UNLIKELY(_workers.empty())) {
+            drop(_r_no_worker, pkts, n);
+            return;
+        }
+        std::uint8_t out[burst_size];
+        rte_mbuf* keep[burst_size];
+        std::uint16_t k = 0;
+        std::uint64_t used = 0; // bit per worker seen in this burst (workers <= 64)
+        for (std::uint16_t i = 0; i < n; ++i) {
+            const int w = _bal.route(hash_of(pkts[i]), pkts[i]);
+            if (PK_UNLIKELY(w < 0)) continue; // its bucket is moving: held, in order
+            out[k] = static_cast<std::uint8_t>(w);
+            keep[k++] = pkts[i];
+            used |= 1ull << w;
+        }
+        // One emit per worker, each keeping the burst's order (so a flow stays in order).
+        while (used) {
+            const unsigned w = static_cast<unsigned>(__builtin_ctzll(used));
+            used &= used - 1;
+            rte_mbuf* sel[burst_size];
+            std::uint16_t m = 0;
+            for (std::uint16_t i = 0; i < k; ++i)
+                if (out[i] == w) sel[m++] = keep[i];
+            emit(_workers[w].output, sel, m);
+        }
+    }
+
+private:
+    struct worker {
+        unsigned output;
+        unsigned reactor;               ///< where its consumer runs
+        const edge_source* consumer;    ///< its queue's consumer; nullptr: a direct call
+    };
+
+    /// The hash flow_balance uses for a packet.
+    std::uint32_t hash_of(const rte_mbuf* m) const noexcept {
+        if (_use_nic_hash && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH)) return m->hash.rss;
+        net::parsed p = net::parse(m);
+        flow::flow_key key;
+        if (!flow::make_key(rte_pktmbuf_mtod(m, const std::uint8_t*), p, key)) return 0;
+        const bool ports = key.proto == IPPROTO_TCP || key.proto == IPPROTO_UDP;
+        // Symmetric: the key with its endpoints ordered, under the default RSS key. (The
+        // symmetric RSS key, for NICs, hashes only the XOR of the tuple's 16-bit words:
+        // flows whose address and port move together collide.)
+        return flow::rss_hash(_symmetric ? key.symmetric() : key, _hasher, ports);
+    }
+
+    // ---- flow::handoff (dispatcher reactor) ---------------------------------------------
+    std::uint64_t sent(unsigned w) const noexcept override {
+        return counters().out[_workers[w].output].load();
+    }
+    flow::handoff::drain request_drain(unsigned from, std::uint64_t marker,
+                        std::uint64_t token) noexcept override {
+        const worker& w = _workers[from];
+        if (!w.consumer) return flow::handoff::drain::done; // a direct call: it ran before this returns
+        if (!_reactor) return flow::handoff::drain::refused;
+        sched::message m;
+        m.kind = sched::msg_kind::split;
+        m.fn = &on_split;
+        m.ptr = this;
+        m.a[0] = marker;
+        m.a[1] = token;
+        m.a[2] = reinterpret_cast<std::uintptr_t>(w.consumer);
+        m.a[3] = _reactor->index();
+        return _reactor->post(w.reactor, m) ? flow::handoff::drain::pending
+                                                  : flow::handoff::drain::refused;
+    }
+    void deliver(unsigned w, rte_mbuf** pkts, std::uint16_t n) noexcept override {
+        emit(_workers[w].output, pkts, n);
+    }
+
+    /// On the old worker's reactor: has its consumer taken everything up to the marker?
+    static void on_split(sched::reactor& r, const sched::message& m) noexcept {
+        const auto* c = reinterpret_cast<const edge_source*>(m.a[2]);
+        if (c->taken() < m.a[0]) {
+            (void)r.post(r.index(), m); // not yet: look again next round
+            return;
+        }
+        sched::message done;
+        done.kind = sched::msg_kind::seq;
+        done.fn = &on_seq;
+        done.ptr = m.ptr;
+        done.a[0] = m.a[1];
+        (void)r.post(static_cast<unsigned>(m.a[3]), done); // refused only when stopping
+    }
+    /// On the dispatcher's reactor: the old stream is closed.
+    static void on_seq(sched::reactor&, const sched::message& m) noexcept {
+        static_cast<flow_balance*>(m.ptr)->_bal.drained(m.a[0], tsc::now());
+    }
+
+    flow::toeplitz_hasher _hasher; // the default RSS key
+    flow::balancer_config _cfg;
+    std::uint64_t _interval_ns = 0;
+    bool _symmetric, _use_nic_hash;
+    unsigned _r_no_worker;
+    std::vector<worker> _workers;
+    sched::reactor* _reactor = nullptr;
+    flow::balancer _bal;
+};
+
+} // namespace
+
+void register_balance(registry& r) {
+    stage_schema bs;
+    bs.params = {p_int("buckets", 1, 65536),
+                 p_of("symmetric", param_type::boolean),
+                 p_of("nic_hash", param_type::boolean),
+                 p_of("rebalance", param_type::boolean),
+                 p_of("interval", param_type::duration),
+                 p_num("trigger", 1, 10),
+                 p_int("cooldown", 0, 1000000),
+                 p_int("max_moves", 1, 65536),
+                 p_int("hold", 1, 1 << 20)};
+    bs.roles = {role::balancer};
+    bs.check = [](const node& params, const param_error& error) {
+        const node* b = params.find("buckets");
+        auto v = b ? to_integer(*b) : std::nullopt;
+        if (v && (*v & (*v - 1)) != 0)
+            error(b->at, "buckets must be a power of two, got " + std::to_string(*v));
+        const node* i = params.find("interval");
+        auto d = i ? to_duration(*i) : std::nullopt;
+        if (d && d->count() <= 0) error(i->at, "interval must be above 0");
+    };
+    r.add({"flow_balance", make_factory<flow_balance>(), bs,
+           "spreads flows over its outputs by hash bucket and rebalances hot buckets, keeping "
+           "each flow in order"});
+}
+
+} // namespace pk::pipeline::stages
