@@ -53,12 +53,16 @@ void balancer::configure(const balancer_config& cfg, unsigned workers, handoff* 
     _hold = std::make_unique<rte_mbuf*[]>(std::size_t{_cfg.max_migrations} * _cfg.hold);
 }
 
-std::uint32_t balancer::tick(std::uint64_t now) noexcept {
-    if (_cfg.interval == 0 || now < _next) return 0;
+std::uint32_t balancer::tick(std::uint64_t now, bool rebalance_ok) noexcept {
+    std::uint32_t work = 0;
+    if (PK_UNLIKELY(_releasing != 0))
+        for (unsigned s = 0; s < _moves.size(); ++s)
+            if (_moves[s].active && _moves[s].releasing) work += pump(s, true);
+    if (_cfg.interval == 0 || now < _next || !rebalance_ok) return work;
     // Drift-free grid; a late tick runs once and resumes on the grid.
     _next = _next == 0 ? now + _cfg.interval
                        : _next + ((now - _next) / _cfg.interval + 1) * _cfg.interval;
-    return rebalance(now);
+    return work + rebalance(now);
 }
 
 void balancer::observe(std::uint64_t now) noexcept {
@@ -171,8 +175,9 @@ bool balancer::begin(std::uint32_t b, unsigned to, std::uint64_t now) noexcept {
     mv.from = static_cast<std::uint8_t>(owner(b));
     mv.to = static_cast<std::uint8_t>(to);
     mv.active = true;
+    mv.releasing = false;
     mv.started = now;
-    mv.n = 0;
+    mv.head = mv.n = 0;
     ++mv.gen;
     ++_active;
     _slot[b] = static_cast<std::uint16_t>(s);
@@ -180,8 +185,8 @@ bool balancer::begin(std::uint32_t b, unsigned to, std::uint64_t now) noexcept {
     _moved_at[b] = _intervals;
     const std::uint64_t token = s | (std::uint64_t{mv.gen} << 16);
     switch (_h->request_drain(mv.from, _h->sent(mv.from), token)) {
-    case handoff::drain::done: finish(s, true); break;
-    case handoff::drain::refused: finish(s, false); break;
+    case handoff::drain::done: release(s, true); break;
+    case handoff::drain::refused: release(s, false); break;
     case handoff::drain::pending: _stats.in_flight.add(); break;
     }
     return true;
@@ -191,56 +196,91 @@ void balancer::hold(std::uint32_t b, rte_mbuf* m) noexcept {
     const unsigned s = _slot[b];
     move& mv = _moves[s];
     if (PK_UNLIKELY(mv.n == _cfg.hold)) {
-        // The old worker is too slow to drain: cancel the move (its packets go back to
-        // it in order, then this one), rather than drop or wait.
-        const unsigned from = mv.from;
-        _stats.in_flight.set(_stats.in_flight.load() - 1);
-        finish(s, false);
-        _h->deliver(from, &m, 1);
-        return;
+        if (!mv.releasing) {
+            // The old worker is too slow to drain: cancel the move (its packets go back
+            // to it in order, then this one), rather than drop or wait.
+            _stats.in_flight.set(_stats.in_flight.load() - 1);
+            release(s, false, false);
+        }
+        pump(s, false); // make room; the move stays open: m goes in behind
+        if (mv.n == _cfg.hold) {
+            _h->overflow(m); // the target refuses everything and the hold is full
+            return;
+        }
     }
-    held_of(s)[mv.n++] = m;
+    rte_mbuf** ring = held_of(s);
+    ring[(mv.head + mv.n) % _cfg.hold] = m;
+    ++mv.n;
     _stats.held.add(1);
     _stats.held_total.add(1);
+    if (mv.releasing) pump(s, true);
 }
 
 void balancer::drained(std::uint64_t token, std::uint64_t now) noexcept {
     const unsigned s = static_cast<unsigned>(token & 0xffff);
     if (s >= _moves.size()) return;
     move& mv = _moves[s];
-    if (!mv.active || mv.gen != static_cast<std::uint32_t>(token >> 16)) return; // cancelled
+    if (!mv.active || mv.releasing || mv.gen != static_cast<std::uint32_t>(token >> 16))
+        return; // cancelled meanwhile
     const auto ns = static_cast<std::uint64_t>(tsc::to_ns(now - mv.started));
     _stats.hold_ns_sum.add(ns);
     _stats.hold_ns_max.max(ns);
     _stats.in_flight.set(_stats.in_flight.load() - 1);
-    finish(s, true);
+    release(s, true);
 }
 
-void balancer::finish(unsigned s, bool to_new) noexcept {
+void balancer::release(unsigned s, bool to_new, bool now) noexcept {
     move& mv = _moves[s];
-    const unsigned dest = to_new ? mv.to : mv.from;
-    _table[mv.bucket] = static_cast<std::uint8_t>(dest);
-    mv.active = false;
+    mv.releasing = true;
+    mv.to_new = to_new;
+    mv.dest = to_new ? mv.to : mv.from;
     ++mv.gen; // a late answer for this slot is ignored
-    --_active;
-    rte_mbuf** held = held_of(s);
-    const std::uint32_t n = mv.n;
-    mv.n = 0;
-    for (std::uint32_t i = 0; i < n;) {
-        const auto k = static_cast<std::uint16_t>(std::min<std::uint32_t>(n - i, 64));
-        _h->deliver(dest, held + i, k);
-        i += k;
+    ++_releasing;
+    // The table shows the destination from now on (for the load view); the held bit
+    // stays until the hold is empty, so new packets queue behind the held ones.
+    _table[mv.bucket] = static_cast<std::uint8_t>(mv.dest | held_bit);
+    if (now) pump(s, true);
+}
+
+std::uint32_t balancer::pump(unsigned s, bool complete, bool force) noexcept {
+    move& mv = _moves[s];
+    rte_mbuf** ring = held_of(s);
+    std::uint32_t moved = 0;
+    while (mv.n) {
+        const std::uint32_t run = std::min({mv.n, _cfg.hold - mv.head, 64u}); // contiguous
+        const std::uint16_t k =
+            _h->deliver(mv.dest, ring + mv.head, static_cast<std::uint16_t>(run), force);
+        mv.head = (mv.head + k) % _cfg.hold;
+        mv.n -= k;
+        moved += k;
+        if (k < run) break; // the queue is full: again next round
     }
-    _stats.held.set(_stats.held.load() - n);
-    (to_new ? _stats.moves : _stats.aborted).add();
+    if (moved) _stats.held.set(_stats.held.load() - moved);
+    if (mv.n == 0 && complete) {
+        _table[mv.bucket] = mv.dest;
+        mv.active = mv.releasing = false;
+        mv.head = 0;
+        --_active;
+        --_releasing;
+        (mv.to_new ? _stats.moves : _stats.aborted).add();
+    }
+    return moved;
 }
 
 void balancer::abort_all() noexcept {
-    for (unsigned s = 0; s < _moves.size(); ++s)
-        if (_moves[s].active) {
+    for (unsigned s = 0; s < _moves.size(); ++s) {
+        move& mv = _moves[s];
+        if (!mv.active) continue;
+        if (!mv.releasing) {
             _stats.in_flight.set(_stats.in_flight.load() - 1);
-            finish(s, false);
+            mv.releasing = true; // back to the old worker, forced below
+            mv.to_new = false;
+            mv.dest = mv.from;
+            ++mv.gen;
+            ++_releasing;
         }
+        pump(s, true, true);
+    }
 }
 
 } // namespace pk::flow

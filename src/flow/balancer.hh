@@ -19,11 +19,14 @@
 //  2. the drain marker is the number of packets the dispatcher has handed to A's queue
 //     so far (handoff::sent); the handoff asks A's reactor to say when A's consumer has
 //     taken that many (the inter-core `split` message; its answer is `seq`);
-//  3. on the answer (drained()), the held packets go to B, then b's table entry is B.
+//  3. on the answer (drained()), the held packets go to B — as fast as B's queue takes
+//     them, later arrivals of b queued behind them — and then b's table entry is B.
 // Everything of b that A got is behind A before B sees any of b: no reordering across
-// any number of moves, no central scheduler, no lock. A hold that fills (a drain that
-// takes too long) cancels the move: held packets go to A, still in order, and the
-// move is counted as aborted — nothing is lost.
+// any number of moves, no central scheduler, no lock. A hold that fills while waiting
+// (a drain that takes too long) cancels the move: held packets go back to A, still in
+// order, counted as aborted. Only a hold that fills while its target queue refuses
+// every packet (a stalled worker behind a backpressure edge) drops, counted by the
+// owner under its own reason (handoff::overflow).
 //
 // Threads: construction and configure() on the control thread; route(), tick(),
 // drained(), abort_all() on the dispatcher's reactor (single writer of everything);
@@ -67,8 +70,13 @@ public:
     /// reactor); refused: the message cannot be sent (stopping).
     virtual drain request_drain(unsigned from, std::uint64_t marker,
                                 std::uint64_t token) noexcept = 0;
-    /// Hands held packets to worker w, in order (ownership passes).
-    virtual void deliver(unsigned w, rte_mbuf** pkts, std::uint16_t n) noexcept = 0;
+    /// Hands held packets to worker w, in order; returns how many it took (ownership
+    /// passes for those). A queue that waits (backpressure) may take fewer: the rest stay
+    /// held and are offered again. `force` (stop): take all (parked or dropped, counted).
+    virtual std::uint16_t deliver(unsigned w, rte_mbuf** pkts, std::uint16_t n,
+                                  bool force) noexcept = 0;
+    /// A packet of a moving bucket that found its hold full (ownership passes: drop it).
+    virtual void overflow(rte_mbuf* m) noexcept = 0;
 };
 
 /// Figures for stats and metrics (any thread).
@@ -130,14 +138,17 @@ public:
         hold(b, m);
         return -1;
     }
-    /// Rebalances when an interval is due at `now` (clock units). Returns moves started.
-    std::uint32_t tick(std::uint64_t now) noexcept;
+    /// Offers held packets of released moves to their workers again, then rebalances when
+    /// an interval is due at `now` (clock units; `rebalance_ok` false skips that step).
+    /// Returns packets released plus moves started.
+    std::uint32_t tick(std::uint64_t now, bool rebalance_ok = true) noexcept;
     /// One rebalancing step now (tick calls it; tests call it directly).
     std::uint32_t rebalance(std::uint64_t now) noexcept;
     /// A drain marker was reached (the handoff's answer to request_drain).
     void drained(std::uint64_t token, std::uint64_t now) noexcept;
-    /// Cancels every move in flight: held packets go back to their old worker, in order
-    /// (graceful stop, or a handoff that can no longer deliver answers).
+    /// Ends every move now (graceful stop): a move still waiting for its marker goes
+    /// back to its old worker, one being released goes on to its new one; every held
+    /// packet is delivered with `force`.
     void abort_all() noexcept;
 
     /// Worker of bucket b (the move's target while it moves). Dispatcher thread, or
@@ -151,17 +162,25 @@ public:
     const balancer_stats& stats() const noexcept { return _stats; }
 
 private:
+    /// A bucket on the move. Held packets are a ring of `hold` slots: [head, head + n).
     struct move {
         std::uint32_t bucket = 0;
         std::uint8_t from = 0, to = 0;
+        std::uint8_t dest = 0;     ///< where the held packets go, once releasing
         bool active = false;
+        bool releasing = false;    ///< drained (or cancelled): emptying the hold
+        bool to_new = false;       ///< releasing to `to` (done) or back to `from` (aborted)
         std::uint32_t gen = 0;
         std::uint64_t started = 0; ///< TSC
-        std::uint32_t n = 0;       ///< packets held
+        std::uint32_t head = 0, n = 0;
     };
     PK_NOINLINE void hold(std::uint32_t b, rte_mbuf* m) noexcept;
     bool begin(std::uint32_t b, unsigned to, std::uint64_t now) noexcept;
-    void finish(unsigned slot, bool to_new) noexcept;
+    /// The move's held packets may go: to `to` (drained) or back to `from` (aborted).
+    /// `now`: deliver what the target takes at once (and complete if that is all).
+    void release(unsigned slot, bool to_new, bool now = true) noexcept;
+    /// Delivers held packets; completes the move when the hold is empty and `complete`.
+    std::uint32_t pump(unsigned slot, bool complete, bool force = false) noexcept;
     rte_mbuf** held_of(unsigned slot) noexcept { return _hold.get() + std::size_t{slot} * _cfg.hold; }
     void observe(std::uint64_t now) noexcept;
 
@@ -188,6 +207,7 @@ private:
     std::vector<move> _moves;
     std::unique_ptr<rte_mbuf*[]> _hold;
     unsigned _active = 0;
+    unsigned _releasing = 0; ///< moves emptying their hold (tick offers them again)
 
     balancer_stats _stats;
 };

@@ -238,11 +238,22 @@ void collect_metrics(std::vector<metrics::family>& out, const config& cfg, const
             drops.add(lbl("reason", s->reasons()[k]), c.dropped[k].load());
         held.add({{"stage", s->name()}}, s->held());
         for (auto& x : s->extra()) {
-            family f("pktkernel_stage_" + x.name,
+            // A value in nanoseconds (an `_ns` word in its name) is exported in seconds,
+            // Prometheus's base unit: migration_hold_ns_max → migration_hold_seconds_max.
+            std::string name = x.name;
+            const auto ns = name.find("_ns");
+            const bool in_ns = ns != std::string::npos &&
+                               (ns + 3 == name.size() || name[ns + 3] == '_');
+            if (in_ns) name.replace(ns, 3, "_seconds");
+            family f("pktkernel_stage_" + name,
                      "Stage-specific " + std::string(x.counter ? "count" : "value") + " '" +
                          x.name + "' (see docs/CONFIG.md)",
                      x.counter ? metric_type::counter : metric_type::gauge);
-            f.add({{"stage", s->name()}, {"type", s->type()}}, x.value);
+            if (in_ns)
+                f.add({{"stage", s->name()}, {"type", s->type()}},
+                      static_cast<double>(x.value) * 1e-9);
+            else
+                f.add({{"stage", s->name()}, {"type", s->type()}}, x.value);
             out.push_back(std::move(f));
         }
     }

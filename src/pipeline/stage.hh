@@ -249,6 +249,20 @@ protected:
         }
     }
     PK_ALWAYS_INLINE void emit_one(unsigned output, rte_mbuf* m) noexcept { emit(output, &m, 1); }
+    /// emit() for a caller that can keep what a waiting (backpressure) edge refuses:
+    /// such an edge takes what fits and nothing is parked; returns how many left. Any
+    /// other route takes all n (an edge that drops drops its overflow as queue_full).
+    std::uint16_t offer(unsigned output, rte_mbuf** pkts, std::uint16_t n) noexcept {
+        const route& r = _routes[output];
+        if (!r.edge || !r.wait) {
+            emit(output, pkts, n);
+            return n;
+        }
+        if (_park[output].n) return 0; // parked packets go first
+        const std::uint16_t k = r.edge->push(pkts, n);
+        _c.out[output].add(k);
+        return k;
+    }
     /// Emits on `output` when an edge leaves it, else drops under `reason` (an optional
     /// side output such as filter's "miss": unconnected means "not wanted").
     PK_ALWAYS_INLINE void emit_or_drop(unsigned output, unsigned reason, rte_mbuf** pkts,

@@ -47,6 +47,7 @@ public:
         _cfg.hold = static_cast<unsigned>(p.integer_or("hold", 1024));
         _use_nic_hash = p.boolean_or("nic_hash", true);
         _r_no_worker = add_reason("no_worker");
+        _r_hold_full = add_reason("hold_full");
     }
 
     status start() override {
@@ -77,8 +78,8 @@ public:
     std::uint32_t tick(std::uint64_t now) noexcept override {
         // UINT64_MAX: a flush timer, not a clock. Parked packets are not in sent() yet:
         // a drain marker taken now would let the new worker overtake them.
-        if (_workers.empty() || now == UINT64_MAX || parked() != 0) return 0;
-        return _bal.tick(now);
+        if (_workers.empty() || now == UINT64_MAX) return 0;
+        return _bal.tick(now, parked() == 0);
     }
     void drain() noexcept override {
         if (!_workers.empty()) _bal.abort_all(); // held packets back to their old worker
@@ -178,9 +179,15 @@ private:
         return _reactor->post(w.reactor, m) ? flow::handoff::drain::pending
                                                   : flow::handoff::drain::refused;
     }
-    void deliver(unsigned w, rte_mbuf** pkts, std::uint16_t n) noexcept override {
-        emit(_workers[w].output, pkts, n);
+    std::uint16_t deliver(unsigned w, rte_mbuf** pkts, std::uint16_t n,
+                          bool force) noexcept override {
+        if (force) {
+            emit(_workers[w].output, pkts, n);
+            return n;
+        }
+        return offer(_workers[w].output, pkts, n);
     }
+    void overflow(rte_mbuf* m) noexcept override { drop_one(_r_hold_full, m); }
 
     /// On the old worker's reactor: has its consumer taken everything up to the marker?
     static void on_split(sched::reactor& r, const sched::message& m) noexcept {
@@ -205,7 +212,7 @@ private:
     flow::balancer_config _cfg;
     std::uint64_t _interval_ns = 0;
     bool _symmetric, _use_nic_hash;
-    unsigned _r_no_worker;
+    unsigned _r_no_worker, _r_hold_full;
     std::vector<worker> _workers;
     sched::reactor* _reactor = nullptr;
     flow::balancer _bal;

@@ -30,7 +30,9 @@ struct rng {
 };
 
 /// generator: N flows (IPv4/IPv6, UDP/TCP), a packet size or a size mix, flow
-/// popularity uniform or Zipf(s), at `rate_pps` (0: as fast as the pool allows). Every
+/// popularity uniform or Zipf(s), at `rate_pps` (0: as fast as the pool allows). A load
+/// shift: every `shift_every` packets the popularity ranks rotate by `shift_by` flows
+/// (a different set of flows becomes popular; each flow keeps its own sequence). Every
 /// payload starts with the flow id (u32) and that flow's sequence number (u64), both
 /// big-endian, so any capture can be checked for order and loss.
 class generator final : public stage {
@@ -76,6 +78,9 @@ public:
             _cdf.back() = 1.0;
         }
         _seq.assign(_flows, 0);
+        _shift_every = static_cast<std::uint64_t>(p.integer_or("shift_every", 0));
+        _shift_by = static_cast<std::uint32_t>(p.integer_or("shift_by", _flows / 3 + 1) % _flows);
+        _next_shift = _shift_every;
     }
 
     status start() override {
@@ -111,8 +116,14 @@ public:
             _nombuf.add(n); // not created: nothing to account for, but visible
             return 0;
         }
-        for (std::uint16_t i = 0; i < n; ++i)
-            fill(pkts[i], pick_flow());
+        for (std::uint16_t i = 0; i < n; ++i) {
+            if (PK_UNLIKELY(_shift_every && _made + i == _next_shift)) {
+                _offset = (_offset + _shift_by) % _flows;
+                _next_shift += _shift_every;
+                _shifts.add();
+            }
+            fill(pkts[i], (pick_flow() + _offset) % _flows);
+        }
         latency::stamp(pkts, n, tsc::now());
         _made += n;
         count_produced(n);
@@ -121,7 +132,9 @@ public:
     }
 
     std::vector<stage_value> extra() const override {
-        return {{"nombuf_total", _nombuf.load(), true}, {"flows", _flows, false}};
+        return {{"nombuf_total", _nombuf.load(), true},
+                {"flows", _flows, false},
+                {"load_shifts_total", _shifts.load(), true}};
     }
 
 protected:
@@ -237,8 +250,10 @@ private:
     std::vector<std::uint16_t> _sizes;
     std::vector<double> _cdf;
     std::vector<std::uint64_t> _seq;
+    std::uint64_t _shift_every = 0, _next_shift = 0;
+    std::uint32_t _shift_by = 0, _offset = 0;
     rte_mempool* _pool = nullptr;
-    sched::counter _nombuf;
+    sched::counter _nombuf, _shifts;
 };
 
 } // namespace
@@ -256,7 +271,9 @@ void register_generator(registry& r) {
                 p_choice("popularity", {"uniform", "zipf"}),
                 p_num("zipf_s", 0, 10),
                 p_int("seed", 0, INT64_MAX),
-                p_int("mbufs", 1023, 1 << 22)};
+                p_int("mbufs", 1023, 1 << 22),
+                p_int("shift_every", 0, INT64_MAX),
+                p_int("shift_by", 0, 1 << 24)};
     s.accepts_input = false;
     s.outputs = {"out"};
     s.roles = {role::source};

@@ -78,11 +78,15 @@ public:
         pending.push_back({from, marker, token});
         return drain::pending;
     }
-    void deliver(unsigned w, rte_mbuf** pkts, std::uint16_t n) noexcept override {
+    std::uint16_t deliver(unsigned w, rte_mbuf** pkts, std::uint16_t n, bool force) noexcept override {
+        if (!force && limit) n = static_cast<std::uint16_t>(std::min<std::size_t>(
+                                 n, q[w].size() < limit ? limit - q[w].size() : 0));
         for (std::uint16_t i = 0; i < n; ++i)
             q[w].push_back(pkts[i]);
         sent_[w] += n;
+        return n;
     }
+    void overflow(rte_mbuf*) noexcept override { ++overflowed; }
 
     /// The dispatcher takes one packet of flow `f` with hash `h`.
     void dispatch(std::uint32_t f, std::uint32_t h) {
@@ -91,7 +95,12 @@ public:
         info[next % pool] = {f, seq[f]++};
         ++next;
         int w = bal.route(h, m);
-        if (w >= 0) deliver(static_cast<unsigned>(w), &m, 1);
+        if (w >= 0) {
+            // Like a dispatcher on a backpressure edge: it waits until the queue has room.
+            while (limit && q[static_cast<unsigned>(w)].size() >= limit)
+                step(std::vector<unsigned>(q.size(), 1));
+            deliver(static_cast<unsigned>(w), &m, 1, true);
+        }
     }
     /// Each worker takes up to `per_step[w]` packets; then drain markers are checked
     /// (the old worker's reactor looks at its queue between rounds).
@@ -154,8 +163,9 @@ public:
     std::vector<pkt_info> info;
     std::map<std::uint32_t, std::uint64_t> seq, last;
     std::size_t next = 0;
-    std::uint64_t disorder = 0, consumed = 0;
+    std::uint64_t disorder = 0, consumed = 0, overflowed = 0;
     bool answer_at_once = false;
+    std::size_t limit = 0; ///< worker queue capacity (0: unbounded)
 };
 
 balancer_config cfg_for_test() {
@@ -214,7 +224,10 @@ TEST(balancer, uniform_flows_split_evenly_before_rebalancing_also_symmetric) {
                 drain request_drain(unsigned, std::uint64_t, std::uint64_t) noexcept override {
                     return drain::done;
                 }
-                void deliver(unsigned, rte_mbuf**, std::uint16_t) noexcept override {}
+                std::uint16_t deliver(unsigned, rte_mbuf**, std::uint16_t n, bool) noexcept override {
+                    return n;
+                }
+                void overflow(rte_mbuf*) noexcept override {}
             } h;
             b.configure(c, workers, &h);
             std::vector<unsigned> flows(workers, 0);
@@ -233,7 +246,10 @@ TEST(balancer, symmetric_mode_keeps_both_directions_of_1000_tcp_connections_toge
         drain request_drain(unsigned, std::uint64_t, std::uint64_t) noexcept override {
             return drain::done;
         }
-        void deliver(unsigned, rte_mbuf**, std::uint16_t) noexcept override {}
+        std::uint16_t deliver(unsigned, rte_mbuf**, std::uint16_t n, bool) noexcept override {
+            return n;
+        }
+        void overflow(rte_mbuf*) noexcept override {}
     } none_h;
     b.configure(cfg_for_test(), 4, &none_h);
     std::mt19937_64 rng(3);
@@ -369,4 +385,23 @@ TEST(balancer, a_full_hold_cancels_the_move_and_keeps_order) {
     s.drain_all();
     EXPECT_EQ(s.disorder, 0u);
     EXPECT_EQ(s.consumed, s.next);
+}
+
+TEST(balancer, bounded_worker_queues_take_held_packets_as_room_frees_in_order) {
+    // Queues of 24 that refuse when full (a backpressure edge): a released bucket's
+    // held packets go as the new worker's queue takes them, later ones queued behind.
+    const zipf z(10000, 1.1);
+    const auto hash = generator_hashes(10000, false);
+    sim s(4, cfg_for_test());
+    s.limit = 24;
+    std::mt19937_64 rng(13);
+    for (std::uint32_t shift : {0u, 4000u, 800u, 7000u})
+        run_intervals(s, z, hash, rng, 15, 20000, shift, 6);
+    EXPECT_GT(s.bal.stats().moves.load(), 20u);
+    s.bal.abort_all();
+    s.drain_all();
+    EXPECT_EQ(s.disorder, 0u);
+    EXPECT_EQ(s.overflowed, 0u);
+    EXPECT_EQ(s.consumed, s.next);
+    EXPECT_EQ(s.bal.stats().held.load(), 0u);
 }
