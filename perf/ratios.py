@@ -36,6 +36,7 @@ RATIOS = (
         ("queue_mpsc/pktkernel_cas", "queue_mpsc/rte_ring_rts", 1.0),
         ("queue_broadcast4/pktkernel", "queue_broadcast4/clone", 2.0),
         ("queue_broadcast4/pktkernel", "queue_broadcast4/refcnt", 1.3),
+        ("lb_dispatch/pktkernel", "lb_dispatch/dsw", 1.5),
     ]
     + [(f"timer_{op}/pktkernel/pending:{n}", f"timer_{op}/rte_timer/pending:{n}",
         5.0 if n >= 65536 else None)
@@ -53,6 +54,8 @@ COSTS = [
     ("graph_chain4/pktkernel/burst:256", "graph_chain4/rte_graph/burst:256", "cycles", 1.0, None,
      "cycles/pkt"),
     ("timer_schedule/pktkernel/pending:1048576", None, "bytes_per_timer", None, 32, "bytes"),
+    # A load shift (the popular flows change) to a 1 ms window balanced within 1.10.
+    ("lb_migrate/pktkernel", "lb_migrate/dsw", "converge_ms", None, 100, "ms"),
 ] + [
     # One packet at a time between two reactors: the consumer sleeps when idle and the
     # push wakes it (wake: the producer polls; adaptive: it sleeps too). Next to the

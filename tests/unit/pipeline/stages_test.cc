@@ -676,6 +676,7 @@ TEST(FlowBalance, FlowsStickToOneOutputInOrder) {
                            "  - {from: fb.w1, to: c1}\n"),
               "");
     run_until_idle(*e.g);
+    e["fb"]->tick(UINT64_MAX); // the end of a round: what is staged per worker goes on
     std::map<std::uint32_t, int> owner;
     std::size_t total = 0;
     for (int w = 0; w < 2; ++w) {
@@ -743,6 +744,7 @@ std::vector<bool> same_output_both_ways(bool symmetric) {
         burst.push_back(make_frame(r));
     }
     feed(e["fb"], burst);
+    e["fb"]->tick(UINT64_MAX); // the end of a round: what is staged per worker goes on
     std::vector<int> where(2 * flows, -1);
     for (int w = 0; w < 2; ++w)
         for (auto& it : e.col(w ? "c1" : "c0").items) {
@@ -796,6 +798,11 @@ TEST(FlowBalance, UsesNicHashWhenPresentAndDropsWithoutWorkers) {
         ++want[(pk::flow::balancer::mix(static_cast<std::uint32_t>(i)) & 3) % 2];
     }
     e["fb"]->receive(b, 8);
+    EXPECT_EQ(e["fb"]->held(), 8u) << "staged per worker until the end of the round";
+    e["fb"]->tick(UINT64_MAX);
+    EXPECT_EQ(e["fb"]->held(), 0u);
+    EXPECT_GT(want[0], 0u);
+    EXPECT_GT(want[1], 0u);
     ASSERT_EQ(e.col("c0").items.size(), want[0]);
     ASSERT_EQ(e.col("c1").items.size(), want[1]);
     for (int w = 0; w < 2; ++w)
@@ -1555,7 +1562,8 @@ TEST(Graph, AccountingInvariantOverARun) {
     }
     EXPECT_GT(g.queued(), 0u);
     for (int round = 0; round < 100; ++round) {
-        std::uint64_t w = 0;
+        std::uint64_t w = e["fb"]->tick(UINT64_MAX); // end of round: staged batches go on
+        EXPECT_BALANCED(g);
         for (unsigned r = 0; r < 2; ++r)
             for (auto* s : g.sources_of(r)) {
                 w += s->poll();
