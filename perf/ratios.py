@@ -55,7 +55,7 @@ COSTS = [
      "cycles/pkt"),
     ("timer_schedule/pktkernel/pending:1048576", None, "bytes_per_timer", None, 32, "bytes"),
     # A load shift (the popular flows change) to a 1 ms window balanced within 1.10.
-    ("lb_migrate/pktkernel", "lb_migrate/dsw", "converge_ms", None, 100, "ms"),
+    ("lb_migrate/pktkernel", None, "converge_ms", None, 100, "ms"),
 ] + [
     # One packet at a time between two reactors: the consumer sleeps when idle and the
     # push wakes it (wake: the producer polls; adaptive: it sleeps too). Next to the
