@@ -317,34 +317,58 @@ void snapshot(const worker_thread& t, std::uint64_t* out) {
         out[w] = t.got[w].got.load(std::memory_order_relaxed);
 }
 
+/// One run: a fresh `kind`, its worker thread on lcore 1, the dispatcher here.
+class run {
+public:
+    run(benchmark::State& state, const char* kind) : _im(get(kind)), _wt{_im} {
+        if (!_im)
+            state.SkipWithError((std::string(kind) + ": could not be set up").c_str());
+        else if (rte_eal_remote_launch(&worker_thread::main, &_wt, 1) != 0)
+            state.SkipWithError("lcore 1 busy");
+        else
+            _running = true;
+    }
+    ~run() { stop(); }
+    bool ok() const noexcept { return _running; }
+    void stop() {
+        if (!_running) return;
+        _wt.stop.store(true);
+        rte_eal_wait_lcore(1);
+        _running = false;
+    }
+    /// Dispatches the next burst of the packet sequence (before or after the shift).
+    void one_burst(bool shifted) noexcept {
+        rte_mbuf* b[burst];
+        for (unsigned i = 0; i < burst; ++i, _slot = (_slot + 1) % pool)
+            b[i] = _t.packet(_slot, shifted);
+        _im->dispatch(b, burst);
+    }
+    void run_for(std::uint64_t cycles, bool shifted) noexcept {
+        const std::uint64_t end = pk::tsc::now() + cycles;
+        while (pk::tsc::now() < end)
+            one_burst(shifted);
+    }
+    void counts(std::uint64_t* out) const { snapshot(_wt, out); }
+
+private:
+    impl* _im;
+    worker_thread _wt;
+    traffic& _t = packets();
+    std::size_t _slot = 0;
+    bool _running = false;
+};
+
 void lb_dispatch(benchmark::State& state, const char* kind) {
-    impl* im = get(kind);
-    if (!im) {
-        state.SkipWithError((std::string(kind) + ": could not be set up").c_str());
-        return;
-    }
-    traffic& t = packets();
-    worker_thread wt{im};
-    if (rte_eal_remote_launch(&worker_thread::main, &wt, 1) != 0) {
-        state.SkipWithError("lcore 1 busy");
-        return;
-    }
-    std::size_t slot = 0;
-    rte_mbuf* b[burst];
-    auto one_burst = [&](bool shifted) {
-        for (unsigned i = 0; i < burst; ++i, slot = (slot + 1) % pool)
-            b[i] = t.packet(slot, shifted);
-        im->dispatch(b, burst);
-    };
+    run r(state, kind);
+    if (!r.ok()) return;
     for (int i = 0; i < 20000; ++i) // warm-up: rebalanced (pktkernel, dsw) before timing
-        one_burst(false);
+        r.one_burst(false);
     std::uint64_t a[workers], z[workers];
-    snapshot(wt, a);
+    r.counts(a);
     for (auto _ : state)
-        one_burst(false);
-    wt.stop.store(true);
-    rte_eal_wait_lcore(1);
-    snapshot(wt, z);
+        r.one_burst(false);
+    r.stop();
+    r.counts(z);
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * burst));
     state.counters["share"] = share(a, z);
     state.counters["at_s"] = pk::tsc::to_seconds(pk::tsc::now());
@@ -352,46 +376,24 @@ void lb_dispatch(benchmark::State& state, const char* kind) {
 
 /// Time from a load shift to a 1 ms window whose worker shares are within 1.10.
 void lb_migrate(benchmark::State& state, const char* kind) {
-    traffic& t = packets();
     for (auto _ : state) {
-        impl* im = get(kind);
-        if (!im) {
-            state.SkipWithError((std::string(kind) + ": could not be set up").c_str());
-            return;
-        }
-        worker_thread wt{im};
-        if (rte_eal_remote_launch(&worker_thread::main, &wt, 1) != 0) {
-            state.SkipWithError("lcore 1 busy");
-            return;
-        }
-        std::size_t slot = 0;
-        rte_mbuf* b[burst];
-        auto one_burst = [&](bool shifted) {
-            for (unsigned i = 0; i < burst; ++i, slot = (slot + 1) % pool)
-                b[i] = t.packet(slot, shifted);
-            im->dispatch(b, burst);
-        };
+        run r(state, kind);
+        if (!r.ok()) return;
         const std::uint64_t ms = pk::tsc::from_us(1000);
-        auto run_for = [&](std::uint64_t cycles, bool shifted) {
-            const std::uint64_t end = pk::tsc::now() + cycles;
-            while (pk::tsc::now() < end)
-                one_burst(shifted);
-        };
-        run_for(300 * ms, false); // settle on the first mix
+        r.run_for(300 * ms, false); // settle on the first mix
         const std::uint64_t shift = pk::tsc::now();
         double converged = -1;
         std::uint64_t a[workers], z[workers];
         while (pk::tsc::now() - shift < 2000 * ms) {
-            snapshot(wt, a);
-            run_for(ms, true);
-            snapshot(wt, z);
+            r.counts(a);
+            r.run_for(ms, true);
+            r.counts(z);
             if (share(a, z) <= 1.10) {
                 converged = pk::tsc::to_seconds(pk::tsc::now() - shift) * 1e3;
                 break;
             }
         }
-        wt.stop.store(true);
-        rte_eal_wait_lcore(1);
+        r.stop();
         state.counters["converge_ms"] = converged; // -1: not within 2 s
         state.counters["at_s"] = pk::tsc::to_seconds(pk::tsc::now());
     }

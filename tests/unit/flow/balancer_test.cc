@@ -168,6 +168,18 @@ public:
     std::size_t limit = 0; ///< worker queue capacity (0: unbounded)
 };
 
+/// A handoff for tables that route nothing (only owner()/bucket_of() are asked).
+struct no_traffic final : handoff {
+    std::uint64_t sent(unsigned) const noexcept override { return 0; }
+    drain request_drain(unsigned, std::uint64_t, std::uint64_t) noexcept override {
+        return drain::done;
+    }
+    std::uint16_t deliver(unsigned, rte_mbuf**, std::uint16_t n, bool) noexcept override {
+        return n;
+    }
+    void overflow(rte_mbuf*) noexcept override {}
+};
+
 balancer_config cfg_for_test() {
     balancer_config c;
     c.buckets = 1024;
@@ -219,16 +231,7 @@ TEST(balancer, uniform_flows_split_evenly_before_rebalancing_also_symmetric) {
             balancer_config c = cfg_for_test();
             c.rebalance = false;
             balancer b;
-            struct none final : handoff {
-                std::uint64_t sent(unsigned) const noexcept override { return 0; }
-                drain request_drain(unsigned, std::uint64_t, std::uint64_t) noexcept override {
-                    return drain::done;
-                }
-                std::uint16_t deliver(unsigned, rte_mbuf**, std::uint16_t n, bool) noexcept override {
-                    return n;
-                }
-                void overflow(rte_mbuf*) noexcept override {}
-            } h;
+            no_traffic h;
             b.configure(c, workers, &h);
             std::vector<unsigned> flows(workers, 0);
             for (std::uint32_t h32 : generator_hashes(10000, symmetric))
@@ -241,16 +244,7 @@ TEST(balancer, uniform_flows_split_evenly_before_rebalancing_also_symmetric) {
 TEST(balancer, symmetric_mode_keeps_both_directions_of_1000_tcp_connections_together) {
     pk::flow::toeplitz_hasher h;
     balancer b;
-    struct none final : handoff {
-        std::uint64_t sent(unsigned) const noexcept override { return 0; }
-        drain request_drain(unsigned, std::uint64_t, std::uint64_t) noexcept override {
-            return drain::done;
-        }
-        std::uint16_t deliver(unsigned, rte_mbuf**, std::uint16_t n, bool) noexcept override {
-            return n;
-        }
-        void overflow(rte_mbuf*) noexcept override {}
-    } none_h;
+    no_traffic none_h;
     b.configure(cfg_for_test(), 4, &none_h);
     std::mt19937_64 rng(3);
     std::vector<unsigned> used(4, 0);
