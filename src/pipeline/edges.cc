@@ -41,7 +41,6 @@ public:
     }
     std::uint64_t queued() const noexcept override { return _q.size(); }
     stage& target() const noexcept override { return *_target; }
-    std::uint64_t taken() const noexcept override { return _taken; }
 
 protected:
     Q _q;
@@ -65,7 +64,8 @@ public:
         return pushed(static_cast<std::uint16_t>(_q.push_burst(pkts, n)));
     }
     bool waits() const noexcept override { return _wait; }
-    const edge_source* sole_consumer() const noexcept override { return this; }
+    const edge_source* consumer_end() const noexcept override { return this; }
+    std::uint64_t taken_from_here() const noexcept override { return _taken; }
 
 private:
     bool _has_producer = false, _wait = false;
@@ -88,6 +88,10 @@ public:
             return _q.pushed(static_cast<std::uint16_t>(_p.push_burst(pkts, n)));
         }
         bool waits() const noexcept override { return _wait; }
+        const edge_source* consumer_end() const noexcept override { return &_q; }
+        /// The lane's consumer position: popped, and (between the consumer's polls)
+        /// handed through its chain.
+        std::uint64_t taken_from_here() const noexcept override { return _p.consumed(); }
 
     private:
         sub_queue& _q;

@@ -39,9 +39,6 @@ public:
     /// Packets waiting in the queue for this consumer.
     virtual std::uint64_t queued() const noexcept = 0;
     virtual stage& target() const noexcept = 0;
-    /// Packets handed to the target so far (link and sub: consumer's reactor only — a
-    /// plain count; 0 for kinds that do not keep it).
-    virtual std::uint64_t taken() const noexcept { return 0; }
 };
 
 /// One queue between stages, made for one or more edges of one kind.

@@ -75,10 +75,14 @@ public:
     /// A full queue is backpressure here: what it refuses is held by the producer, which
     /// stops taking input until the queue has room (control thread, fixed at build).
     virtual bool waits() const noexcept { return false; }
-    /// The consumer end when this producer is the queue's only one (link, channel), else
-    /// nullptr: a flow migration's drain marker compares what was pushed here with what
-    /// that consumer has taken (edge_source::taken).
-    virtual const edge_source* sole_consumer() const noexcept { return nullptr; }
+    /// The FIFO consumer end of this producer's packets (link, channel, sub), else
+    /// nullptr (pub: every subscriber has its own position). With taken_from_here(): a
+    /// flow migration's drain marker compares what this producer pushed with what that
+    /// consumer has taken of it.
+    virtual const edge_source* consumer_end() const noexcept { return nullptr; }
+    /// Packets of this producer the consumer has taken and handed through its chain
+    /// (exact on the consumer's reactor, between its polls).
+    virtual std::uint64_t taken_from_here() const noexcept { return 0; }
 };
 
 class stage;

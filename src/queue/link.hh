@@ -95,6 +95,11 @@ public:
     }
     [[nodiscard]] bool empty() const noexcept { return size() == 0; }
     [[nodiscard]] bool full() const noexcept { return size() == _capacity; }
+    /// The consumer's position: items popped so far (counted from the initial index, 0
+    /// unless given). Exact on the consumer's thread; a snapshot elsewhere.
+    [[nodiscard]] std::size_t consumed() const noexcept {
+        return _cons.tail.load(std::memory_order_acquire);
+    }
     [[nodiscard]] std::size_t capacity() const noexcept { return _capacity; }
 
 private:

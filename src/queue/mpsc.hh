@@ -218,6 +218,10 @@ public:
                    std::size_t n) noexcept(std::is_nothrow_copy_constructible_v<T>) {
             return _lane->ring.push_burst(items, n);
         }
+        /// Items the consumer has popped from this lane (exact on the consumer's thread).
+        [[nodiscard]] std::size_t consumed() const noexcept {
+            return _lane ? _lane->ring.consumed() : 0;
+        }
         /// Stops producing. Items already pushed are still delivered.
         void close() noexcept {
             if (_lane) std::exchange(_lane, nullptr)->closed.store(true, std::memory_order_release);

@@ -2,7 +2,10 @@
 // adds what a stage brings: the packet hash, one emit per worker output per burst, and
 // the migration handoff over the reactor mesh (split → the old worker, seq ← it).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <deque>
+#include <memory>
 #include <vector>
 
 #include <rte_ip.h>
@@ -28,10 +31,16 @@ namespace {
 ///
 /// The drain marker of a move: the dispatcher sends `split` {marker = packets it has
 /// pushed to the old worker's queue} to the old worker's reactor; there, between two
-/// rounds' polls, the queue's consumer has taken `taken()` packets — each one handed
-/// through its chain already; once taken >= marker the old worker answers `seq` and
-/// the dispatcher releases the bucket to the new worker. Until then the handler puts
-/// the split back in its own reactor's mailbox: it is looked at once a round.
+/// rounds' polls, the queue's consumer has taken `taken_from_here()` packets — each one
+/// handed through its chain already. Once that reaches the marker, the check goes on
+/// downstream: for every FIFO queue the worker's chain feeds (a `sub` merge of the
+/// workers, say), the same question with the marker read there and then (what the
+/// chain had pushed into it), on that queue's consumer reactor, and so on down the
+/// graph (a drain tree built at start, 8 levels at most). When every branch has
+/// answered, the last one sends `seq` to the dispatcher, which releases the bucket to
+/// the new worker: nothing of the moved flows that the old worker had can be overtaken
+/// anywhere below it. A check not yet satisfied puts its split back in its reactor's
+/// own mailbox: it is looked at once a round.
 class flow_balance final : public stage, private flow::handoff {
 public:
     explicit flow_balance(const stage_args& a)
@@ -53,25 +62,36 @@ public:
 
     status start() override {
         _workers.clear();
+        _nodes.clear();
         for (unsigned o = 0; o < outputs().size(); ++o) {
             const route& r = route_of(o);
             if (!r.direct && !r.edge) continue;
-            worker w{o, reactor(), nullptr};
+            drain_node& root = _nodes.emplace_back();
+            root.producer = this;
+            root.output = o;
+            root.reactor = reactor();
             if (r.edge) {
-                w.consumer = r.edge->sole_consumer();
-                if (!w.consumer && _cfg.rebalance)
+                const edge_source* c = r.edge->consumer_end();
+                if (!c && _cfg.rebalance)
                     return make_error(errc::invalid_argument,
                                       "flow_balance '" + name() + "': output '" + outputs()[o] +
-                                          "' is not a link edge; moving a bucket needs each "
-                                          "worker fed by its own queue (or set rebalance: off)");
-                if (w.consumer) w.reactor = w.consumer->target().reactor();
+                                          "' is a pub edge; moving a bucket needs each worker "
+                                          "fed by a FIFO queue (link or sub), or rebalance: off");
+                root.sink = r.edge;
+                if (c) root.reactor = c->target().reactor();
+                if (c) add_children(root, c->target(), 1);
+            } else {
+                add_children(root, *r.direct, 1);
             }
-            _workers.push_back(w);
+            _workers.push_back({o, &root});
         }
         if (_workers.empty()) return {};
         _staged.assign(_workers.size(), staging{});
         _cfg.interval = _cfg.rebalance ? tsc::from_ns(_interval_ns) : 0;
         _bal.configure(_cfg, static_cast<unsigned>(_workers.size()), this);
+        _pending = std::make_unique<std::atomic<std::uint64_t>[]>(_cfg.max_migrations);
+        for (unsigned i = 0; i < _cfg.max_migrations; ++i)
+            _pending[i].store(0, std::memory_order_relaxed);
         return {};
     }
     void bind(sched::reactor& r) noexcept override { _reactor = &r; }
@@ -168,11 +188,41 @@ private:
             flush(w);
     }
 
+    /// One FIFO queue a move must see drained: the check runs on `reactor`, where the
+    /// queue's consumer has taken `sink->taken_from_here()` of what `producer` pushed on
+    /// `output`; then its children (the FIFO queues below that consumer's chain).
+    struct drain_node {
+        const edge_sink* sink = nullptr; ///< nullptr: a direct call (drained at once)
+        const stage* producer = nullptr;
+        unsigned output = 0;
+        unsigned reactor = 0;
+        std::vector<const drain_node*> children;
+    };
     struct worker {
         unsigned output;
-        unsigned reactor;               ///< where its consumer runs
-        const edge_source* consumer;    ///< its queue's consumer; nullptr: a direct call
+        const drain_node* root;
     };
+    static constexpr unsigned max_drain_depth = 8;
+
+    /// The FIFO queues reached from `s` through direct calls become children of `parent`.
+    void add_children(drain_node& parent, const stage& s, unsigned depth) {
+        if (depth > max_drain_depth) return;
+        for (unsigned o = 0; o < s.outputs().size(); ++o) {
+            const route& r = s.route_of(o);
+            if (r.direct) {
+                add_children(parent, *r.direct, depth + 1);
+            } else if (r.edge && r.edge->consumer_end()) {
+                const edge_source* c = r.edge->consumer_end();
+                drain_node& n = _nodes.emplace_back();
+                n.sink = r.edge;
+                n.producer = &s;
+                n.output = o;
+                n.reactor = c->target().reactor();
+                parent.children.push_back(&n);
+                add_children(n, c->target(), depth + 1);
+            } // a pub edge below: each subscriber has its own position (not followed)
+        }
+    }
 
     /// The hash flow_balance uses for a packet.
     std::uint32_t hash_of(const rte_mbuf* m) const noexcept {
@@ -194,22 +244,40 @@ private:
         return counters().out[_workers[w].output].load();
     }
     flow::handoff::drain request_drain(unsigned from, std::uint64_t marker,
-                        std::uint64_t token) noexcept override {
-        const worker& w = _workers[from];
+                                       std::uint64_t token) noexcept override {
+        const drain_node& root = *_workers[from].root;
         // Parked packets are not in the queue yet: the new worker could overtake them.
         if (parked() != 0) return flow::handoff::drain::refused;
-        if (!w.consumer) return flow::handoff::drain::done; // a direct call: it ran before this returns
+        if (!root.sink && root.children.empty()) return flow::handoff::drain::done;
         if (!_reactor) return flow::handoff::drain::refused;
+        const std::uint64_t slot = token & 0xffff, gen = token >> 16;
+        _pending[slot].store(gen << 32 | 1, std::memory_order_relaxed); // one open branch
+        return post_split(*_reactor, root, marker, token) ? flow::handoff::drain::pending
+                                                          : flow::handoff::drain::refused;
+    }
+    bool post_split(sched::reactor& from, const drain_node& n, std::uint64_t marker,
+                    std::uint64_t token) noexcept {
         sched::message m;
         m.kind = sched::msg_kind::split;
         m.fn = &on_split;
         m.ptr = this;
         m.a[0] = marker;
         m.a[1] = token;
-        m.a[2] = reinterpret_cast<std::uintptr_t>(w.consumer);
+        m.a[2] = reinterpret_cast<std::uintptr_t>(&n);
         m.a[3] = _reactor->index();
-        return _reactor->post(w.reactor, m) ? flow::handoff::drain::pending
-                                                  : flow::handoff::drain::refused;
+        return from.post(n.reactor, m);
+    }
+    /// Adds `d` open branches to the move's count (0 when the move is no longer `gen`);
+    /// returns the count after.
+    std::uint64_t add_branches(std::uint64_t token, std::int64_t d) noexcept {
+        const std::uint64_t slot = token & 0xffff, gen = token >> 16;
+        std::uint64_t v = _pending[slot].load(std::memory_order_acquire);
+        for (;;) {
+            if (v >> 32 != gen) return 0; // cancelled and reused: a stale branch
+            const std::uint64_t nv = (v & ~0xffffffffull) |
+                                     static_cast<std::uint32_t>(static_cast<std::int64_t>(v & 0xffffffff) + d);
+            if (_pending[slot].compare_exchange_weak(v, nv, std::memory_order_acq_rel)) return nv & 0xffffffff;
+        }
     }
     std::uint16_t deliver(unsigned w, rte_mbuf** pkts, std::uint16_t n,
                           bool force) noexcept override {
@@ -221,18 +289,35 @@ private:
     }
     void overflow(rte_mbuf* m) noexcept override { drop_one(_r_hold_full, m); }
 
-    /// On the old worker's reactor: has its consumer taken everything up to the marker?
+    /// On a drain node's reactor: has its consumer taken everything up to the marker?
+    /// Then the same below it, or, at a leaf, one branch less; the last branch answers.
     static void on_split(sched::reactor& r, const sched::message& m) noexcept {
-        const auto* c = reinterpret_cast<const edge_source*>(m.a[2]);
-        if (c->taken() < m.a[0]) {
+        auto* self = static_cast<flow_balance*>(m.ptr);
+        const auto* n = reinterpret_cast<const drain_node*>(m.a[2]);
+        bool ready = !n->sink || n->sink->taken_from_here() >= m.a[0];
+        for (const drain_node* c : n->children) // parked below: not in the queue yet
+            ready = ready && c->producer->parked() == 0;
+        if (!ready) {
             (void)r.post(r.index(), m); // not yet: look again next round
             return;
         }
+        const std::uint64_t token = m.a[1];
+        if (!n->children.empty()) {
+            if (self->add_branches(token, static_cast<std::int64_t>(n->children.size()) - 1) == 0)
+                return; // the move was cancelled
+            // The markers below: what this reactor's chain has pushed into each queue by
+            // now (its own counters, exact here).
+            for (const drain_node* c : n->children)
+                if (!self->post_split(r, *c, c->producer->counters().out[c->output].load(), token))
+                    (void)self->add_branches(token, -1); // stopping: that branch is moot
+            return;
+        }
+        if (self->add_branches(token, -1) != 0) return; // other branches still open
         sched::message done;
         done.kind = sched::msg_kind::seq;
         done.fn = &on_seq;
         done.ptr = m.ptr;
-        done.a[0] = m.a[1];
+        done.a[0] = token;
         (void)r.post(static_cast<unsigned>(m.a[3]), done); // refused only when stopping
     }
     /// On the dispatcher's reactor: the old stream is closed.
@@ -246,6 +331,8 @@ private:
     bool _symmetric, _use_nic_hash;
     unsigned _r_no_worker, _r_hold_full;
     std::vector<worker> _workers;
+    std::deque<drain_node> _nodes;    ///< the drain trees (stable addresses)
+    std::unique_ptr<std::atomic<std::uint64_t>[]> _pending; ///< per move slot: gen << 32 | branches
     std::vector<staging> _staged;     ///< per worker
     std::uint64_t _staged_sum = 0;    ///< packets in _staged
     sched::counter _staged_now;       ///< the same, for held() on any thread
