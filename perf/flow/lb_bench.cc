@@ -196,7 +196,6 @@ private:
         push_all(w, pkts, n);
         return n;
     }
-    void overflow(rte_mbuf*) noexcept override {}
 
     struct marker {
         unsigned from;

@@ -135,8 +135,12 @@ std::uint32_t balancer::rebalance(std::uint64_t now) noexcept {
     };
     unsigned hi, lo;
     hi_lo(hi, lo);
-    if (_load[hi] <= mean * _cfg.trigger) return 0; // inside the band: leave it
-    const double aim = mean * (1.0 + (_cfg.trigger - 1.0) / 2); // stop well inside it
+    // The band: `trigger`, or wider when the rates are too few packets to tell an
+    // imbalance from counting noise — a worker's smoothed load varies by about
+    // sqrt(mean / 3) packets (Poisson counts through the EWMA): three of those.
+    const double band = std::max(_cfg.trigger - 1.0, 3.0 * std::sqrt(mean / 3.0) / mean);
+    if (_load[hi] <= mean * (1.0 + band)) return 0; // inside the band: leave it
+    const double aim = mean * (1.0 + band / 2); // stop well inside it
 
     std::uint32_t started = 0;
     while (started < _cfg.max_moves && _active < _cfg.max_migrations && _load[hi] > aim) {
@@ -203,10 +207,8 @@ void balancer::hold(std::uint32_t b, rte_mbuf* m) noexcept {
             release(s, false, false);
         }
         pump(s, false); // make room; the move stays open: m goes in behind
-        if (mv.n == _cfg.hold) {
-            _h->overflow(m); // the target refuses everything and the hold is full
-            return;
-        }
+        if (mv.n == _cfg.hold) // the target refuses everything: the oldest go on anyway
+            pump(s, false, true, 64);
     }
     rte_mbuf** ring = held_of(s);
     ring[(mv.head + mv.n) % _cfg.hold] = m;
@@ -242,12 +244,13 @@ void balancer::release(unsigned s, bool to_new, bool now) noexcept {
     if (now) pump(s, true);
 }
 
-std::uint32_t balancer::pump(unsigned s, bool complete, bool force) noexcept {
+std::uint32_t balancer::pump(unsigned s, bool complete, bool force, std::uint32_t max) noexcept {
     move& mv = _moves[s];
     rte_mbuf** ring = held_of(s);
     std::uint32_t moved = 0;
-    while (mv.n) {
-        const std::uint32_t run = std::min({mv.n, _cfg.hold - mv.head, 64u}); // contiguous
+    while (mv.n && moved < max) {
+        const std::uint32_t run =
+            std::min({mv.n, _cfg.hold - mv.head, 64u, max - moved}); // contiguous
         const std::uint16_t k =
             _h->deliver(mv.dest, ring + mv.head, static_cast<std::uint16_t>(run), force);
         mv.head = (mv.head + k) % _cfg.hold;

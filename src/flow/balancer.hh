@@ -8,7 +8,8 @@
 // How it balances. The dispatcher counts packets per bucket. Every `interval` the
 // rebalancer turns the counts into per-bucket rates (EWMA, half-life one interval),
 // sums them per worker and, when the busiest worker carries more than `trigger` × the
-// mean, moves buckets from the busiest to the idlest — each time the bucket whose rate
+// mean (or more than three times the counting noise above it, when intervals see few
+// packets), moves buckets from the busiest to the idlest — each time the bucket whose rate
 // is closest to half their gap, so every move strictly lowers the busier of the two.
 // Hysteresis: nothing moves inside the trigger band; a moved bucket stays put for
 // `cooldown` intervals; a bucket heavier than a worker's fair share (an elephant) is
@@ -24,9 +25,9 @@
 // Everything of b that A got is behind A before B sees any of b: no reordering across
 // any number of moves, no central scheduler, no lock. A hold that fills while waiting
 // (a drain that takes too long) cancels the move: held packets go back to A, still in
-// order, counted as aborted. Only a hold that fills while its target queue refuses
-// every packet (a stalled worker behind a backpressure edge) drops, counted by the
-// owner under its own reason (handoff::overflow).
+// order, counted as aborted. A hold that fills while its target queue refuses
+// everything hands its oldest packets on anyway (deliver with `force`: behind a
+// backpressure edge they are parked, and the dispatcher's inputs wait), in order.
 //
 // Threads: construction and configure() on the control thread; route(), tick(),
 // drained(), abort_all() on the dispatcher's reactor (single writer of everything);
@@ -75,8 +76,6 @@ public:
     /// held and are offered again. `force` (stop): take all (parked or dropped, counted).
     virtual std::uint16_t deliver(unsigned w, rte_mbuf** pkts, std::uint16_t n,
                                   bool force) noexcept = 0;
-    /// A packet of a moving bucket that found its hold full (ownership passes: drop it).
-    virtual void overflow(rte_mbuf* m) noexcept = 0;
 };
 
 /// Figures for stats and metrics (any thread).
@@ -179,8 +178,10 @@ private:
     /// The move's held packets may go: to `to` (drained) or back to `from` (aborted).
     /// `now`: deliver what the target takes at once (and complete if that is all).
     void release(unsigned slot, bool to_new, bool now = true) noexcept;
-    /// Delivers held packets; completes the move when the hold is empty and `complete`.
-    std::uint32_t pump(unsigned slot, bool complete, bool force = false) noexcept;
+    /// Delivers held packets (at most `max`); completes the move when the hold is empty
+    /// and `complete`.
+    std::uint32_t pump(unsigned slot, bool complete, bool force = false,
+                       std::uint32_t max = UINT32_MAX) noexcept;
     rte_mbuf** held_of(unsigned slot) noexcept { return _hold.get() + std::size_t{slot} * _cfg.hold; }
     void observe(std::uint64_t now) noexcept;
 

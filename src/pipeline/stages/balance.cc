@@ -57,7 +57,6 @@ public:
         _cfg.hold = static_cast<unsigned>(p.integer_or("hold", 1024));
         _use_nic_hash = p.boolean_or("nic_hash", true);
         _r_no_worker = add_reason("no_worker");
-        _r_hold_full = add_reason("hold_full");
     }
 
     status start() override {
@@ -287,7 +286,6 @@ private:
         }
         return offer(_workers[w].output, pkts, n);
     }
-    void overflow(rte_mbuf* m) noexcept override { drop_one(_r_hold_full, m); }
 
     /// On a drain node's reactor: has its consumer taken everything up to the marker?
     /// Then the same below it, or, at a leaf, one branch less; the last branch answers.
@@ -329,7 +327,7 @@ private:
     flow::balancer_config _cfg;
     std::uint64_t _interval_ns = 0;
     bool _symmetric, _use_nic_hash;
-    unsigned _r_no_worker, _r_hold_full;
+    unsigned _r_no_worker;
     std::vector<worker> _workers;
     std::deque<drain_node> _nodes;    ///< the drain trees (stable addresses)
     std::unique_ptr<std::atomic<std::uint64_t>[]> _pending; ///< per move slot: gen << 32 | branches

@@ -86,7 +86,6 @@ public:
         sent_[w] += n;
         return n;
     }
-    void overflow(rte_mbuf*) noexcept override { ++overflowed; }
 
     /// The dispatcher takes one packet of flow `f` with hash `h`.
     void dispatch(std::uint32_t f, std::uint32_t h) {
@@ -163,7 +162,7 @@ public:
     std::vector<pkt_info> info;
     std::map<std::uint32_t, std::uint64_t> seq, last;
     std::size_t next = 0;
-    std::uint64_t disorder = 0, consumed = 0, overflowed = 0;
+    std::uint64_t disorder = 0, consumed = 0;
     bool answer_at_once = false;
     std::size_t limit = 0; ///< worker queue capacity (0: unbounded)
 };
@@ -177,7 +176,6 @@ struct no_traffic final : handoff {
     std::uint16_t deliver(unsigned, rte_mbuf**, std::uint16_t n, bool) noexcept override {
         return n;
     }
-    void overflow(rte_mbuf*) noexcept override {}
 };
 
 balancer_config cfg_for_test() {
@@ -395,7 +393,6 @@ TEST(balancer, bounded_worker_queues_take_held_packets_as_room_frees_in_order) {
     s.bal.abort_all();
     s.drain_all();
     EXPECT_EQ(s.disorder, 0u);
-    EXPECT_EQ(s.overflowed, 0u);
     EXPECT_EQ(s.consumed, s.next);
     EXPECT_EQ(s.bal.stats().held.load(), 0u);
 }
