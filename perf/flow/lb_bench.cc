@@ -180,11 +180,9 @@ private:
             }
         }
     }
-    std::uint64_t sent(unsigned w) const noexcept override {
-        // A marker counts what is in the queue: staged packets go first.
-        auto* self = const_cast<pk_impl*>(this);
-        self->push_all(w, self->_stage[w], _k[w]);
-        self->_k[w] = 0;
+    std::uint64_t sent(unsigned w) noexcept override {
+        push_all(w, _stage[w], _k[w]); // staged packets go first
+        _k[w] = 0;
         return _sent[w];
     }
     drain request_drain(unsigned from, std::uint64_t marker, std::uint64_t token) noexcept override {

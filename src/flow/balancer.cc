@@ -191,8 +191,9 @@ bool balancer::begin(std::uint32_t b, unsigned to, std::uint64_t now) noexcept {
     switch (_h->request_drain(mv.from, _h->sent(mv.from), token)) {
     case handoff::drain::done: release(s, true); break;
     case handoff::drain::refused: release(s, false); break;
-    case handoff::drain::pending: _stats.in_flight.add(); break;
+    case handoff::drain::pending: break;
     }
+    _stats.in_flight.set(_active - _releasing);
     return true;
 }
 
@@ -203,7 +204,6 @@ void balancer::hold(std::uint32_t b, rte_mbuf* m) noexcept {
         if (!mv.releasing) {
             // The old worker is too slow to drain: cancel the move (its packets go back
             // to it in order, then this one), rather than drop or wait.
-            _stats.in_flight.set(_stats.in_flight.load() - 1);
             release(s, false, false);
         }
         pump(s, false); // make room; the move stays open: m goes in behind
@@ -227,7 +227,6 @@ void balancer::drained(std::uint64_t token, std::uint64_t now) noexcept {
     const auto ns = static_cast<std::uint64_t>(tsc::to_ns(now - mv.started));
     _stats.hold_ns_sum.add(ns);
     _stats.hold_ns_max.max(ns);
-    _stats.in_flight.set(_stats.in_flight.load() - 1);
     release(s, true);
 }
 
@@ -238,6 +237,7 @@ void balancer::release(unsigned s, bool to_new, bool now) noexcept {
     mv.dest = to_new ? mv.to : mv.from;
     ++mv.gen; // a late answer for this slot is ignored
     ++_releasing;
+    _stats.in_flight.set(_active - _releasing);
     // The table shows the destination from now on (for the load view); the held bit
     // stays until the hold is empty, so new packets queue behind the held ones.
     _table[mv.bucket] = static_cast<std::uint8_t>(mv.dest | held_bit);
@@ -265,6 +265,7 @@ std::uint32_t balancer::pump(unsigned s, bool complete, bool force, std::uint32_
         mv.head = 0;
         --_active;
         --_releasing;
+        _stats.in_flight.set(_active - _releasing);
         (mv.to_new ? _stats.moves : _stats.aborted).add();
     }
     return moved;
@@ -275,7 +276,6 @@ void balancer::abort_all() noexcept {
         move& mv = _moves[s];
         if (!mv.active) continue;
         if (!mv.releasing) {
-            _stats.in_flight.set(_stats.in_flight.load() - 1);
             mv.releasing = true; // back to the old worker, forced below
             mv.to_new = false;
             mv.dest = mv.from;

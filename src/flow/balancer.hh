@@ -64,8 +64,9 @@ class handoff {
 public:
     enum class drain : std::uint8_t { done, pending, refused };
     virtual ~handoff() = default;
-    /// Packets worker w's queue has accepted from the dispatcher so far.
-    virtual std::uint64_t sent(unsigned w) const noexcept = 0;
+    /// Packets worker w's queue has accepted from the dispatcher so far — after handing
+    /// on what the owner batches for w (a drain marker counts what is in the queue).
+    virtual std::uint64_t sent(unsigned w) noexcept = 0;
     /// Asks worker `from` to report (balancer::drained(token)) once its consumer has
     /// taken `marker` packets. done: it has already (e.g. a direct call on this
     /// reactor); refused: the message cannot be sent (stopping).
@@ -87,7 +88,7 @@ struct balancer_stats {
     sched::counter held_total;       ///< packets that were ever held
     sched::counter hold_ns_sum;      ///< time from hold to release, summed over moves
     sched::counter hold_ns_max;
-    sched::counter in_flight;        ///< moves waiting for their drain marker
+    sched::counter in_flight;        ///< moves waiting for their drain marker (active - releasing)
     sched::counter elephants;        ///< buckets heavier than a worker's fair share
     sched::counter ratio_milli;      ///< last interval: max/mean packets per worker × 1000
     sched::counter static_ratio_milli; ///< the same traffic under the static table

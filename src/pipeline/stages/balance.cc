@@ -237,9 +237,8 @@ private:
     }
 
     // ---- flow::handoff (dispatcher reactor) ---------------------------------------------
-    std::uint64_t sent(unsigned w) const noexcept override {
-        // A drain marker counts what is in the queue: what is staged goes in first.
-        const_cast<flow_balance*>(this)->flush(w);
+    std::uint64_t sent(unsigned w) noexcept override {
+        flush(w); // what is staged goes in first
         return counters().out[_workers[w].output].load();
     }
     flow::handoff::drain request_drain(unsigned from, std::uint64_t marker,

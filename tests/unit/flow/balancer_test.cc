@@ -72,7 +72,7 @@ public:
         bal.configure(cfg, workers, this);
     }
 
-    std::uint64_t sent(unsigned w) const noexcept override { return sent_[w]; }
+    std::uint64_t sent(unsigned w) noexcept override { return sent_[w]; }
     drain request_drain(unsigned from, std::uint64_t marker, std::uint64_t token) noexcept override {
         if (answer_at_once) return drain::done; // the negative control: no drain at all
         pending.push_back({from, marker, token});
@@ -169,7 +169,7 @@ public:
 
 /// A handoff for tables that route nothing (only owner()/bucket_of() are asked).
 struct no_traffic final : handoff {
-    std::uint64_t sent(unsigned) const noexcept override { return 0; }
+    std::uint64_t sent(unsigned) noexcept override { return 0; }
     drain request_drain(unsigned, std::uint64_t, std::uint64_t) noexcept override {
         return drain::done;
     }

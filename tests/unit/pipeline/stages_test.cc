@@ -814,6 +814,30 @@ TEST(FlowBalance, UsesNicHashWhenPresentAndDropsWithoutWorkers) {
     EXPECT_EQ(drops(*e["lonely"], "no_worker"), 2u);
 }
 
+TEST(FlowBalance, RebalancingRefusesAPubEdgeToAWorkerAtBuild) {
+    // A broadcast ring has no single consumer position a move could wait for.
+    for (bool rebalance : {true, false}) {
+        SCOPED_TRACE(rebalance ? "rebalance on" : "rebalance off");
+        env e;
+        std::string err = try_build(e,
+                                    std::string("stages:\n"
+                                                "  - {name: fb, type: flow_balance, params: "
+                                                "{rebalance: ") +
+                                        (rebalance ? "on" : "off") +
+                                        "}}\n"
+                                        "  - {name: c0, type: t_observe}\n"
+                                        "edges:\n"
+                                        "  - {from: fb.w0, to: c0, queue: pub}\n",
+                                    2, {{"c0", 1}});
+        if (rebalance) {
+            EXPECT_NE(err.find("t.yaml:2:"), std::string::npos) << err;
+            EXPECT_NE(err.find("is a pub edge"), std::string::npos) << err;
+        } else {
+            EXPECT_EQ(err, "");
+        }
+    }
+}
+
 TEST(FlowBalance, BucketsMustBeAPowerOfTwo) {
     env e;
     std::string err = try_build(e, "stages:\n"
