@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include <rte_lcore.h>
+
 #include "pipeline/config.hh"
 #include "pipeline/graph.hh"
 #include "pipeline/plan.hh"
@@ -61,6 +63,14 @@ public:
         std::vector<int> cpus;
         for (auto& r : _plan->reactors)
             cpus.push_back(r.cpu);
+        // The runtime's reactors are EAL lcores: each has an lcore id and so a mempool
+        // cache. Plain threads get one by registering, first thing on each reactor
+        // (without, every alloc and free is a multi-producer ring operation, and a
+        // thread preempted inside one stalls the others).
+        for (unsigned i = 0; i < _rg->size(); ++i) {
+            _register.push_back(std::make_unique<lcore_register>());
+            (*_rg)[i].spawn(*_register.back(), {.bucket = 0});
+        }
         auto s = _rg->start_threads(cpus);
         _threaded = s.ok();
         return s;
@@ -93,6 +103,13 @@ public:
         _rg.reset();
         (void)_graph->stop_ports();
     }
+    /// Registers its thread with EAL on its first poll, then finishes.
+    struct lcore_register final : sched::task {
+        sched::poll_result poll(sched::reactor&) noexcept override {
+            if (rte_lcore_id() == LCORE_ID_ANY) (void)rte_thread_register();
+            return sched::poll_result::done();
+        }
+    };
     pipeline_fixture(const pipeline_fixture&) = delete;
     pipeline_fixture& operator=(const pipeline_fixture&) = delete;
 
@@ -107,6 +124,7 @@ private:
     std::optional<pipeline::config> _cfg;
     std::optional<pipeline::plan> _plan;
     std::unique_ptr<pipeline::graph> _graph;
+    std::vector<std::unique_ptr<lcore_register>> _register; // outlive the reactors
     std::unique_ptr<sched::reactor_group> _rg;
     std::unique_ptr<pipeline::pollers> _pollers;
     bool _threaded = false;

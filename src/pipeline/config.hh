@@ -350,6 +350,7 @@ struct stage_schema {
 struct edge_kind_spec {
     std::string name;
     bool evict = false; ///< overflow 'evict' allowed (a lagging subscriber jumps ahead)
+    uint32_t max_size = 0; ///< the largest `size` this kind takes (0: no limit)
 };
 
 struct validation_options {

@@ -406,6 +406,10 @@ private:
                                      " edges only (a lagging subscriber jumps ahead); a " +
                                      *e.queue + " edge takes drop or backpressure");
         }
+        if (kind && kind->max_size && *e.size > kind->max_size)
+            error(e.size.at, "size " + std::to_string(*e.size) + " is too large for a " + *e.queue +
+                                 " edge (at most " + std::to_string(kind->max_size) +
+                                 " per lane: its drain markers count each lane modulo 2^16)");
     }
 
     void edges() const {

@@ -4,8 +4,10 @@
 #include <vector>
 
 #include "base/compiler.hh"
+#include "pipeline/flow_class.hh"
 #include "queue/link.hh"
 #include "queue/mpsc.hh"
+#include "queue/priority.hh"
 #include "queue/turbine.hh"
 
 namespace pk::pipeline {
@@ -109,6 +111,152 @@ public:
 
 private:
     std::vector<std::unique_ptr<producer>> _producers;
+};
+
+/// lanes: one producer, one consumer, flow_class::count SPSC lanes. The producer sorts
+/// each push by the packets' class (flow_class.hh) into the lanes; a lane that is full
+/// refuses the rest of its packets in that push (they go back to the producer, which
+/// drops them as queue_full or, under backpressure, parks them), while the other lanes
+/// still take theirs. The consumer pops by deficit round-robin with its reactor's bucket
+/// weights: with every lane busy, lane i gets weights[i] / sum of the dequeues, and an
+/// idle lane's turn passes at once, so a packet of a lane that keeps up waits for at
+/// most one burst of the others. Per-lane FIFO: a flow (one class) keeps its order.
+class lanes_queue final : public edge_queue, public edge_source, public edge_sink {
+public:
+    static constexpr unsigned lanes_n = flow_class::count;
+    /// Per-lane drain markers are 16-bit: a lane never holds 2^15 packets.
+    static constexpr std::uint32_t max_lane = 16384;
+
+    lanes_queue(std::size_t size, bool backpressure, const std::atomic<bool>&)
+        : _q(queue::lane_discipline::weighted, {10, 6, 3, 1},
+             [size](std::size_t) { return std::make_unique<queue::link<rte_mbuf*>>(size); }),
+          _bp(backpressure) {
+        (void)flow_class::register_field();
+    }
+    ~lanes_queue() override {
+        rte_mbuf* b[burst_size];
+        while (auto n = _q.pop_burst(b, burst_size))
+            rte_pktmbuf_free_bulk(b, static_cast<unsigned>(n));
+    }
+
+    // ---- edge_queue (control thread) ---------------------------------------------------
+    edge_sink* add_producer(bool wait) override {
+        if (_has_producer) return nullptr;
+        _has_producer = true;
+        _wait = _bp && wait;
+        return this;
+    }
+    edge_source* add_consumer(stage& target, bool, bool) override {
+        if (_target) return nullptr;
+        _target = &target;
+        return this;
+    }
+    std::uint64_t queued() const noexcept override { return _q.size(); }
+    unsigned lanes() const noexcept override { return lanes_n; }
+    std::uint64_t lane_queued(unsigned l) const noexcept override {
+        return l < lanes_n ? _q.lane(l).size() : 0;
+    }
+    std::uint64_t lane_refused(unsigned l) const noexcept override {
+        return l < lanes_n ? _refused[l].load() : 0;
+    }
+
+    // ---- edge_source (consumer's reactor) ----------------------------------------------
+    void use_weights(const std::array<std::uint32_t, 4>& w) override {
+        std::vector<unsigned> v(lanes_n);
+        for (unsigned i = 0; i < lanes_n; ++i)
+            v[i] = std::max<std::uint32_t>(1, w[i]);
+        _q.set_weights(v);
+    }
+    std::uint32_t poll() noexcept override {
+        if (PK_UNLIKELY(_target->blocked())) return 0;
+        rte_mbuf* b[burst_size];
+        std::size_t per[lanes_n] = {};
+        auto n = static_cast<std::uint16_t>(_q.pop_burst(b, burst_size, per));
+        if (n) {
+            _target->receive(b, n);
+            for (unsigned l = 0; l < lanes_n; ++l) // after the chain ran, as fifo_queue
+                _taken[l] += per[l];
+        }
+        return n;
+    }
+    stage& target() const noexcept override { return *_target; }
+
+    // ---- edge_sink (producer's reactor) ------------------------------------------------
+    std::uint16_t push(rte_mbuf** pkts, std::uint16_t n) noexcept override {
+        // In chunks of a burst: accepted packets are compacted to the front (never past
+        // the chunk being read), refused ones collected and put behind them. A lane that
+        // refused once refuses the rest of this push: its accepted packets stay a prefix.
+        constexpr std::uint16_t max_refused = 512;
+        rte_mbuf* refused[max_refused];
+        std::uint16_t took = 0, nref = 0, i = 0;
+        unsigned full = 0;
+        while (i < n && nref + burst_size <= max_refused) {
+            const std::uint16_t c = std::min<std::uint16_t>(burst_size, n - i);
+            rte_mbuf* by[lanes_n][burst_size];
+            std::uint16_t cnt[lanes_n] = {};
+            for (std::uint16_t j = 0; j < c; ++j) {
+                const unsigned l = flow_class::of(pkts[i + j]);
+                by[l][cnt[l]++] = pkts[i + j];
+            }
+            i = static_cast<std::uint16_t>(i + c);
+            for (unsigned l = 0; l < lanes_n; ++l) {
+                if (!cnt[l]) continue;
+                const std::uint16_t k =
+                    full & (1u << l) ? 0 : static_cast<std::uint16_t>(_q.push_burst(l, by[l], cnt[l]));
+                for (std::uint16_t j = 0; j < k; ++j)
+                    pkts[took++] = by[l][j];
+                if (k < cnt[l]) {
+                    full |= 1u << l;
+                    _refused[l].add(cnt[l] - k);
+                    for (std::uint16_t j = k; j < cnt[l]; ++j)
+                        refused[nref++] = by[l][j];
+                }
+                _pushed[l] += k;
+            }
+        }
+        // Past max_refused: the rest is refused as it stands (behind the others, in order).
+        if (i < n) {
+            for (std::uint16_t j = i; j < n; ++j)
+                _refused[flow_class::of(pkts[j])].add(1);
+            std::memmove(pkts + took + nref, pkts + i, (n - i) * sizeof(rte_mbuf*));
+        }
+        for (std::uint16_t j = 0; j < nref; ++j)
+            pkts[took + j] = refused[j];
+        return pushed(took);
+    }
+    bool waits() const noexcept override { return _wait; }
+    const edge_source* consumer_end() const noexcept override { return this; }
+    std::uint64_t taken_from_here() const noexcept override {
+        std::uint64_t t = 0;
+        for (unsigned l = 0; l < lanes_n; ++l)
+            t += _taken[l];
+        return t;
+    }
+    /// Each lane's pushed count, modulo 2^16, 16 bits per lane.
+    std::uint64_t drain_mark(std::uint64_t) const noexcept override {
+        std::uint64_t m = 0;
+        for (unsigned l = 0; l < lanes_n; ++l)
+            m |= (_pushed[l] & 0xffff) << (16 * l);
+        return m;
+    }
+    /// Every lane has been taken up to its mark: compared modulo 2^16, exact while a
+    /// lane holds fewer than 2^15 packets (max_lane) and the check runs every round.
+    bool drained(std::uint64_t mark) const noexcept override {
+        for (unsigned l = 0; l < lanes_n; ++l) {
+            const auto want = static_cast<std::uint16_t>(mark >> (16 * l));
+            const auto d = static_cast<std::int16_t>(static_cast<std::uint16_t>(_taken[l]) - want);
+            if (d < 0) return false;
+        }
+        return true;
+    }
+
+private:
+    queue::priority_lanes<queue::link<rte_mbuf*>> _q;
+    stage* _target = nullptr;
+    bool _bp, _has_producer = false, _wait = false;
+    std::uint64_t _pushed[lanes_n] = {}; ///< producer's reactor only
+    std::uint64_t _taken[lanes_n] = {};  ///< consumer's reactor only
+    sched::counter _refused[lanes_n];
 };
 
 void free_released(rte_mbuf** items, std::size_t n, void*) noexcept {
@@ -263,13 +411,15 @@ std::unique_ptr<edge_queue> make_pub(std::uint32_t size, overflow_policy o,
 
 constexpr edge_kind kinds[] = {
     {"link", "one producer, one consumer: a direct call on one reactor, an SPSC ring across",
-     sharing::none, 0, false, false, make_fifo<link_queue>},
+     sharing::none, 0, false, false, 0, make_fifo<link_queue>},
     {"sub", "many producers into one stage: one queue, an SPSC lane per producer",
-     sharing::by_target, 64, true, false, make_fifo<sub_queue>},
+     sharing::by_target, 64, true, false, 0, make_fifo<sub_queue>},
     {"pub", "zero-copy broadcast: every subscriber reads every packet of one ring",
-     sharing::by_output, max_subscribers, true, true, make_pub},
-    {"channel", "a (tx, rx) pair: the same queue as link", sharing::none, 0, false, false,
+     sharing::by_output, max_subscribers, true, true, 0, make_pub},
+    {"channel", "a (tx, rx) pair: the same queue as link", sharing::none, 0, false, false, 0,
      make_fifo<link_queue>},
+    {"lanes", "one producer, one consumer, four priority lanes by flow class (size: per lane)",
+     sharing::none, 0, true, false, lanes_queue::max_lane, make_fifo<lanes_queue>},
 };
 
 } // namespace

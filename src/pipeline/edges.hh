@@ -7,6 +7,10 @@
 //            one SPSC lane per producer (multicursor, no CAS)
 //   pub      one producer, many subscribers: edges from one output share one broadcast
 //            ring, each subscriber a cursor
+//   lanes    one producer, one consumer, four SPSC lanes: a packet's flow class
+//            (flow_class.hh) picks its lane; the consumer dequeues by deficit
+//            round-robin with its reactor's bucket weights (lane i: bucket i's polls),
+//            so a full low lane refuses while higher lanes still take packets
 //
 // Adding a kind adds one entry to the table in edges.cc (and its queue class): the
 // validator takes the names from it, the plan its sharing rules, the graph its `make`.
@@ -17,6 +21,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -39,6 +44,9 @@ public:
     /// Packets waiting in the queue for this consumer.
     virtual std::uint64_t queued() const noexcept = 0;
     virtual stage& target() const noexcept = 0;
+    /// The consumer reactor's bucket weights (polls per round of buckets 0..3), for a
+    /// queue that dequeues by priority (lanes). Control thread, before the reactors run.
+    virtual void use_weights(const std::array<std::uint32_t, 4>&) {}
 };
 
 /// One queue between stages, made for one or more edges of one kind.
@@ -64,6 +72,11 @@ public:
     virtual std::uint64_t released() const noexcept { return 0; }
     virtual std::uint64_t fanout() const noexcept { return 0; }
     virtual std::uint64_t referenced() const noexcept { return 0; }
+    /// Lanes queues: the number of lanes and, per lane, packets in it now and packets it
+    /// refused because it was full (the producer dropped or parked them); 0 otherwise.
+    virtual unsigned lanes() const noexcept { return 0; }
+    virtual std::uint64_t lane_queued(unsigned) const noexcept { return 0; }
+    virtual std::uint64_t lane_refused(unsigned) const noexcept { return 0; }
 
     /// Wake `r` after every push that moved packets: a consumer's reactor that sleeps
     /// when idle (adaptive) would otherwise leave the queue full until its sleep ends.
@@ -99,6 +112,7 @@ struct edge_kind {
     unsigned max_share; ///< edges per shared queue (0: not shared)
     bool always_queued; ///< false: on one reactor the edge is a direct call
     bool evict;         ///< overflow 'evict' allowed
+    std::uint32_t max_size; ///< the largest `size` (0: no limit beyond the config's)
     /// The queue for edges of this kind (`size` slots, the edges' overflow policy).
     std::unique_ptr<edge_queue> (*make)(std::uint32_t size, overflow_policy overflow,
                                         const std::atomic<bool>& abort);

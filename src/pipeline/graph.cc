@@ -110,6 +110,7 @@ result<std::unique_ptr<graph>> graph::build(const config& cfg, const registry& r
             from.connect(static_cast<unsigned>(out), route{&to, nullptr});
         } else {
             edge_queue& q = *g->_queues[static_cast<std::size_t>(e.queue)];
+            info.queue = &q;
             if (*ec.overflow == overflow_policy::backpressure && !e.wait)
                 PK_INFO("pipeline",
                         "%s -> %s: %s; a full queue drops (queue_full) instead of "

@@ -40,6 +40,7 @@ struct edge_info {
     const char* kind = "link";
     bool direct = false; ///< same-reactor link: a function call, no queue
     std::uint32_t size = 0;
+    const edge_queue* queue = nullptr; ///< nullptr for a direct call
 };
 
 class graph {

@@ -177,7 +177,13 @@ pollers::pollers(const config& cfg, const plan& p, graph& g, sched::reactor_grou
             }
         }
         std::array<std::unique_ptr<edge_task>, priority_buckets> edges;
+        const auto& dc = rg[r].config().discipline;
+        std::array<std::uint32_t, 4> weights{1, 1, 1, 1}; // other disciplines: lanes alike
+        if (dc.kind == sched::discipline_kind::weighted_priority)
+            for (unsigned b = 0; b < weights.size(); ++b)
+                weights[b] = dc.polls[std::min<unsigned>(b, dc.bucket_count - 1)];
         for (auto* e : g.sources_of(r)) {
+            e->use_weights(weights);
             const auto bucket =
                 static_cast<std::uint8_t>(*cfg.find_stage(e->target().name())->priority);
             if (!edges[bucket]) edges[bucket] = std::make_unique<edge_task>();

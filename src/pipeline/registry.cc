@@ -33,7 +33,7 @@ validation_options registry::validation() const {
         return std::nullopt;
     };
     for (const auto& k : edge_kinds())
-        o.edge_kinds.push_back({k.name, k.evict});
+        o.edge_kinds.push_back({k.name, k.evict, k.max_size});
     return o;
 }
 

@@ -83,6 +83,13 @@ public:
     /// Packets of this producer the consumer has taken and handed through its chain
     /// (exact on the consumer's reactor, between its polls).
     virtual std::uint64_t taken_from_here() const noexcept { return 0; }
+    /// A drain marker for what this producer has pushed so far, `sent` packets (the
+    /// producer's reactor): a FIFO's marker is `sent`; a lanes queue's packs where each
+    /// lane stands, since its lanes drain at different rates.
+    virtual std::uint64_t drain_mark(std::uint64_t sent) const noexcept { return sent; }
+    /// On the consumer's reactor, between its polls: has the consumer taken (and handed
+    /// through its chain) every packet this producer had pushed when `mark` was made?
+    virtual bool drained(std::uint64_t mark) const noexcept { return taken_from_here() >= mark; }
 };
 
 class stage;

@@ -16,6 +16,7 @@
 #include "flow/toeplitz.hh"
 #include "net/packet.hh"
 #include "pipeline/edges.hh"
+#include "pipeline/flow_class.hh"
 #include "pipeline/stages/builtin.hh"
 #include "sched/counters.hh"
 #include "sched/reactor.hh"
@@ -57,6 +58,19 @@ public:
         _cfg.hold = static_cast<unsigned>(p.integer_or("hold", 1024));
         _use_nic_hash = p.boolean_or("nic_hash", true);
         _r_no_worker = add_reason("no_worker");
+        const std::string by = p.string_or("class_by", "none");
+        _class_by = by == "dscp" ? class_by::dscp : by == "pcp" ? class_by::pcp : class_by::none;
+        _class_of.fill(static_cast<std::uint8_t>(p.integer_or("class_default", flow_class::count - 1)));
+        if (const node* c = p.find("classes"); c && c->is_map())
+            for (const auto& e : c->entries) { // keys and values: checked by the schema
+                node key;
+                key.type = node::kind::scalar;
+                key.text = e.key;
+                auto k = to_integer(key);
+                auto v = to_integer(e.value);
+                if (k && v && *k >= 0 && *k < static_cast<std::int64_t>(_class_of.size()))
+                    _class_of[static_cast<std::size_t>(*k)] = static_cast<std::uint8_t>(*v);
+            }
     }
 
     status start() override {
@@ -85,6 +99,9 @@ public:
             _workers.push_back({o, &root});
         }
         if (_workers.empty()) return {};
+        if (_class_by != class_by::none && !flow_class::register_field())
+            return make_error(errc::dpdk, "flow_balance '" + name() +
+                                                   "': cannot register the flow class mbuf field");
         _staged.assign(_workers.size(), staging{});
         _cfg.interval = _cfg.rebalance ? tsc::from_ns(_interval_ns) : 0;
         _bal.configure(_cfg, static_cast<unsigned>(_workers.size()), this);
@@ -150,7 +167,7 @@ protected:
         }
         std::uint64_t used = 0; // bit per worker seen in this burst (workers <= 64)
         for (std::uint16_t i = 0; i < n; ++i) {
-            const int w = _bal.route(hash_of(pkts[i]), pkts[i]);
+            const int w = _bal.route(classify(pkts[i]), pkts[i]);
             if (PK_UNLIKELY(w < 0)) continue; // its bucket is moving: held, in order
             staging& st = _staged[static_cast<unsigned>(w)];
             st.p[st.n++] = pkts[i];
@@ -223,10 +240,25 @@ private:
         }
     }
 
-    /// The hash flow_balance uses for a packet.
-    std::uint32_t hash_of(const rte_mbuf* m) const noexcept {
-        if (_use_nic_hash && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH)) return m->hash.rss;
-        net::parsed p = net::parse(m);
+    /// Marks the packet's flow class (when `class_by` is set) and returns its hash.
+    std::uint32_t classify(rte_mbuf* m) const noexcept {
+        const bool nic = _use_nic_hash && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH);
+        if (_class_by == class_by::none) return nic ? m->hash.rss : hash_of(m, net::parse(m));
+        const net::parsed p = net::parse(m);
+        flow_class::set(m, _class_of[class_key(m, p)]);
+        return nic ? m->hash.rss : hash_of(m, p);
+    }
+    /// The DSCP (0..63) or the outer VLAN PCP (0..7) of the packet; 0 when it has none.
+    unsigned class_key(const rte_mbuf* m, const net::parsed& p) const noexcept {
+        if (_class_by == class_by::pcp) return p.vlan_count ? p.vlan_tci[0] >> 13 : 0;
+        if (!p.ok()) return 0;
+        const auto* ip = rte_pktmbuf_mtod(m, const std::uint8_t*) + p.l3_off;
+        if (p.l3 == net::l3_type::ipv4) return ip[1] >> 2;
+        if (p.l3 == net::l3_type::ipv6) return ((ip[0] & 0x0f) << 2) | (ip[1] >> 6);
+        return 0;
+    }
+    /// The hash flow_balance uses for a packet parsed as `p`.
+    std::uint32_t hash_of(const rte_mbuf* m, const net::parsed& p) const noexcept {
         flow::flow_key key;
         if (!flow::make_key(rte_pktmbuf_mtod(m, const std::uint8_t*), p, key)) return 0;
         const bool ports = key.proto == IPPROTO_TCP || key.proto == IPPROTO_UDP;
@@ -246,6 +278,7 @@ private:
         const drain_node& root = *_workers[from].root;
         // Parked packets are not in the queue yet: the new worker could overtake them.
         if (parked() != 0) return flow::handoff::drain::refused;
+        if (root.sink) marker = root.sink->drain_mark(marker);
         if (!root.sink && root.children.empty()) return flow::handoff::drain::done;
         if (!_reactor) return flow::handoff::drain::refused;
         const std::uint64_t slot = token & 0xffff, gen = token >> 16;
@@ -291,7 +324,7 @@ private:
     static void on_split(sched::reactor& r, const sched::message& m) noexcept {
         auto* self = static_cast<flow_balance*>(m.ptr);
         const auto* n = reinterpret_cast<const drain_node*>(m.a[2]);
-        bool ready = !n->sink || n->sink->taken_from_here() >= m.a[0];
+        bool ready = !n->sink || n->sink->drained(m.a[0]);
         for (const drain_node* c : n->children) // parked below: not in the queue yet
             ready = ready && c->producer->parked() == 0;
         if (!ready) {
@@ -305,7 +338,7 @@ private:
             // The markers below: what this reactor's chain has pushed into each queue by
             // now (its own counters, exact here).
             for (const drain_node* c : n->children)
-                if (!self->post_split(r, *c, c->producer->counters().out[c->output].load(), token))
+                if (!self->post_split(r, *c, c->sink->drain_mark(c->producer->counters().out[c->output].load()), token))
                     (void)self->add_branches(token, -1); // stopping: that branch is moot
             return;
         }
@@ -326,6 +359,8 @@ private:
     flow::balancer_config _cfg;
     std::uint64_t _interval_ns = 0;
     bool _symmetric, _use_nic_hash;
+    enum class class_by : std::uint8_t { none, dscp, pcp } _class_by;
+    std::array<std::uint8_t, 64> _class_of{}; ///< DSCP or PCP → flow class
     unsigned _r_no_worker;
     std::vector<worker> _workers;
     std::deque<drain_node> _nodes;    ///< the drain trees (stable addresses)
@@ -349,7 +384,10 @@ void register_balance(registry& r) {
                  p_num("trigger", 1, 10),
                  p_int("cooldown", 0, 1000000),
                  p_int("max_moves", 1, 65536),
-                 p_int("hold", 1, 1 << 20)};
+                 p_int("hold", 1, 1 << 20),
+                 p_choice("class_by", {"none", "dscp", "pcp"}),
+                 p_of("classes", param_type::map),
+                 p_int("class_default", 0, flow_class::count - 1)};
     bs.roles = {role::balancer};
     bs.check = [](const node& params, const param_error& error) {
         const node* b = params.find("buckets");
@@ -359,6 +397,21 @@ void register_balance(registry& r) {
         const node* i = params.find("interval");
         auto d = i ? to_duration(*i) : std::nullopt;
         if (d && d->count() <= 0) error(i->at, "interval must be above 0");
+        const std::string by = params.string_or("class_by", "none");
+        const int64_t keys = by == "pcp" ? 8 : 64;
+        if (const node* c = params.find("classes"); c && c->is_map())
+            for (const auto& e : c->entries) {
+                node key;
+                key.type = node::kind::scalar;
+                key.text = e.key;
+                auto k = to_integer(key);
+                if (!k || *k < 0 || *k >= keys)
+                    error(e.key_at, "classes: '" + e.key + "' is not a " +
+                                        (by == "pcp" ? "VLAN PCP (0..7)" : "DSCP (0..63)"));
+                auto v = to_integer(e.value);
+                if (!v || *v < 0 || *v >= flow_class::count)
+                    error(e.value.at, "classes: the class of " + e.key + " must be 0..3 (a lane of a lanes edge, 0 the highest)");
+            }
     };
     r.add({"flow_balance", make_factory<flow_balance>(), bs,
            "spreads flows over its outputs by hash bucket and rebalances hot buckets, keeping "

@@ -34,7 +34,8 @@ struct rng {
 /// shift: every `shift_every` packets the popularity ranks rotate by `shift_by` flows
 /// (a different set of flows becomes popular; each flow keeps its own sequence). Every
 /// payload starts with the flow id (u32) and that flow's sequence number (u64), both
-/// big-endian, so any capture can be checked for order and loss.
+/// big-endian, so any capture can be checked for order and loss. `dscp`: a list; flow f
+/// carries DSCP dscp[f % length] (traffic classes for priority lanes).
 class generator final : public stage {
 public:
     explicit generator(const stage_args& a) : stage(a) {
@@ -77,6 +78,9 @@ public:
             }
             _cdf.back() = 1.0;
         }
+        if (auto* ds = p.find("dscp"); ds && ds->is_sequence())
+            for (auto& it : ds->items) // 0..63: checked by the schema
+                if (auto v = to_integer(it)) _dscp.push_back(static_cast<std::uint8_t>(*v));
         _seq.assign(_flows, 0);
         _shift_every = static_cast<std::uint64_t>(p.integer_or("shift_every", 0));
         _shift_by = static_cast<std::uint32_t>(p.integer_or("shift_by", _flows / 3 + 1) % _flows);
@@ -158,6 +162,10 @@ private:
                                           _cdf.begin());
     }
 
+    /// Flow f's DSCP: dscp[f % the list's length] (none given: 0).
+    std::uint8_t dscp_of(std::uint32_t flow) const noexcept {
+        return _dscp.empty() ? 0 : _dscp[flow % _dscp.size()];
+    }
     void fill(rte_mbuf* m, std::uint32_t flow) noexcept {
         int family = _family_mode ? _family_mode : (flow & 1 ? 6 : 4);
         const int mixed = (flow >> 1) & 1 ? int{IPPROTO_TCP} : int{IPPROTO_UDP};
@@ -191,7 +199,7 @@ private:
             eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
             auto* ip = static_cast<rte_ipv4_hdr*>(iph);
             ip->version_ihl = RTE_IPV4_VHL_DEF;
-            ip->type_of_service = 0;
+            ip->type_of_service = static_cast<std::uint8_t>(dscp_of(flow) << 2);
             ip->total_length = rte_cpu_to_be_16(static_cast<std::uint16_t>(size - l3));
             ip->packet_id = 0;
             ip->fragment_offset = 0;
@@ -204,7 +212,7 @@ private:
         } else {
             eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
             auto* ip = static_cast<rte_ipv6_hdr*>(iph);
-            ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+            ip->vtc_flow = rte_cpu_to_be_32(6u << 28 | std::uint32_t{dscp_of(flow)} << 22);
             ip->payload_len = rte_cpu_to_be_16(static_cast<std::uint16_t>(size - l4));
             ip->proto = proto;
             ip->hop_limits = 64;
@@ -253,6 +261,7 @@ private:
     std::uint64_t _shift_every = 0, _next_shift = 0;
     std::uint32_t _shift_by = 0, _offset = 0;
     rte_mempool* _pool = nullptr;
+    std::vector<std::uint8_t> _dscp;
     sched::counter _nombuf, _shifts;
 };
 
@@ -273,11 +282,18 @@ void register_generator(registry& r) {
                 p_int("seed", 0, INT64_MAX),
                 p_int("mbufs", 1023, 1 << 22),
                 p_int("shift_every", 0, INT64_MAX),
-                p_int("shift_by", 0, 1 << 24)};
+                p_int("shift_by", 0, 1 << 24),
+                p_of("dscp", param_type::list)};
     s.accepts_input = false;
     s.outputs = {"out"};
     s.roles = {role::source};
     s.check = [](const node& params, const param_error& error) {
+        if (const node* ds = params.find("dscp"); ds && ds->is_sequence()) {
+            if (ds->items.empty()) error(ds->at, "'dscp' must list at least one DSCP (0..63)");
+            for (const auto& it : ds->items)
+                if (auto v = to_integer(it); !v || *v < 0 || *v > 63)
+                    error(it.at, "DSCP '" + it.text + "' in dscp is out of range (0..63)");
+        }
         const node* sizes = params.find("sizes");
         if (!sizes) return;
         if (sizes->is_scalar() && sizes->text == "imix") return;

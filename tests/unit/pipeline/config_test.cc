@@ -452,7 +452,7 @@ metrics: {listen: "localhost"}
         "bad.yaml:23:12: edge 'from' names unknown stage 'a' (defined: rx0, rx1, swap, tx)",
         "bad.yaml:23:19: edge 'to' names unknown stage 'b' (defined: rx0, rx1, swap, tx)",
         "bad.yaml:23:29: invalid queue 'ring' (did you mean 'link'? allowed: link, sub, pub, "
-        "channel)",
+        "channel, lanes)",
         "bad.yaml:25:25: 'interval' must be a duration with a unit (ns, us, ms, s, min) like "
         "10ms, 1s or 500us, got '10'",
         "bad.yaml:26:19: 'listen' must be ADDR:PORT with a port 1..65535, like 127.0.0.1:9100, "
