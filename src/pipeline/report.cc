@@ -7,6 +7,7 @@
 #include "base/clock.hh"
 #include "metrics/exposition.hh"
 #include "net/port.hh"
+#include "pipeline/edges.hh"
 #include "pipeline/latency.hh"
 
 namespace pk::pipeline {
@@ -115,6 +116,14 @@ std::string final_account(const graph& g, double elapsed_s) {
     return o;
 }
 
+/// A lanes edge's lanes, highest first: [{"queued": N, "refused": M}, ...]; other edges: [].
+static std::string lanes_json(const edge_queue* q) {
+    std::string o = "[";
+    for (unsigned l = 0; q && l < q->lanes(); ++l)
+        o += (l ? ", " : "") + json_fields().add("queued", q->lane_queued(l)).add("refused", q->lane_refused(l)).obj();
+    return o + "]";
+}
+
 std::string stats_json(const config& cfg, const plan& p, const graph& g, sched::reactor_group& rg,
                        double elapsed_s) {
     std::ostringstream o;
@@ -202,6 +211,8 @@ std::string stats_json(const config& cfg, const plan& p, const graph& g, sched::
                  .str("queue", e.kind)
                  .add("direct", e.direct ? "true" : "false")
                  .add("size", e.size)
+                 .add("queued", e.queue ? e.queue->queued() : 0)
+                 .add("lanes", lanes_json(e.queue))
                  .obj();
     }
     o << "\n  ]\n}\n";
@@ -280,6 +291,22 @@ void collect_metrics(std::vector<metrics::family>& out, const config& cfg, const
     out.push_back(std::move(held));
 
     totals t = sum(g);
+    family lq("pktkernel_edge_lane_queued_packets",
+              "Packets in each lane of a lanes edge (lane 0 the highest class)", metric_type::gauge);
+    family lr("pktkernel_edge_lane_refused_packets_total",
+              "Packets a full lane of a lanes edge refused (dropped or parked by the producer)",
+              metric_type::counter);
+    for (auto& e : g.edges())
+        for (unsigned l = 0; e.queue && l < e.queue->lanes(); ++l) {
+            const metrics::label_set ls{{"from", e.from}, {"to", e.to}, {"lane", std::to_string(l)}};
+            lq.add(ls, e.queue->lane_queued(l));
+            lr.add(ls, e.queue->lane_refused(l));
+        }
+    if (!lq.samples.empty()) {
+        out.push_back(std::move(lq));
+        out.push_back(std::move(lr));
+    }
+
     family q("pktkernel_queued_packets", "Packets in queues between stages and held by stages",
              metric_type::gauge);
     q.add({}, t.queued);
@@ -391,6 +418,12 @@ std::string show_queues(const graph& g) {
         std::snprintf(line, sizeof line, "%-20s %-16s %-7s %5u  %s\n", e.from.c_str(), e.to.c_str(),
                       e.kind, e.size, e.direct ? "yes (call)" : "no");
         o += line;
+        for (unsigned l = 0; e.queue && l < e.queue->lanes(); ++l) {
+            std::snprintf(line, sizeof line, "  lane %u: %llu queued, %llu refused\n", l,
+                          static_cast<unsigned long long>(e.queue->lane_queued(l)),
+                          static_cast<unsigned long long>(e.queue->lane_refused(l)));
+            o += line;
+        }
     }
     return o + "queued now: " + std::to_string(g.queued()) + " packets\n";
 }

@@ -2,7 +2,7 @@
 """Shipped pipelines, run as a user would: `pktkernel --config pipelines/X.yaml`.
 
 usage: pipelines_test.py PKTKERNEL SOURCE_ROOT CASE
-CASE is a shipped pipeline name (default, load-balance, publish, subscribe: run for a
+CASE is a shipped pipeline name (default, load-balance, priority, publish, subscribe: run for a
 few seconds, then the --stats-json totals must balance: received + fanout =
 transmitted + dropped + released + queued, with queued 0 after the graceful stop), or
 `forward-pcap` (forward.yaml over net_pcap: the output capture must be the input with
@@ -150,7 +150,7 @@ def check(binary, root):
     """`pktkernel --check`: every shipped pipeline plans (exit 0, the plan printed, nothing
     started); each rule the graph relies on fails under --check with the same
     FILE:LINE:COL line as a normal run, before EAL."""
-    for name in ["default", "forward", "load-balance", "publish", "subscribe"]:
+    for name in ["default", "forward", "load-balance", "priority", "publish", "subscribe"]:
         yml = os.path.join(root, "pipelines", name + ".yaml")
         code, out, err = run(binary, ["--check", yml])
         assert code == 0, (name, code, out, err)
@@ -821,6 +821,14 @@ def main():
         CASES[case](binary, root)
     else:
         s = shipped(binary, root, case)
+        if case == "priority":
+            # Both worker edges are lanes edges with four lanes each; what the lanes refused
+            # is the balancer's queue_full drops (overflow: drop), nothing else.
+            lanes = [e for e in s["edges"] if e["queue"] == "lanes"]
+            assert len(lanes) == 2 and all(len(e["lanes"]) == 4 for e in lanes), s["edges"]
+            refused = sum(l["refused"] for e in lanes for l in e["lanes"])
+            full = s["stages"]["balance"]["dropped"].get("queue_full", 0)
+            assert refused == full, (refused, full)
         print(case, json.dumps(s["totals"]))
 
 
