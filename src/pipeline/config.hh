@@ -338,6 +338,9 @@ struct stage_schema {
     bool has_outputs = true;          ///< false: a sink; no edge may leave it
     std::vector<std::string> outputs; ///< allowed output names; empty: any
     role_set roles;
+    /// Roles that depend on the params (a filter with `class` writes the packet's class),
+    /// in place of `roles`. Optional.
+    std::function<role_set(const node& params)> roles_of;
     /// Checks beyond each param's type and range (a prefix's syntax, a power of two),
     /// run after those passed. Optional.
     std::function<void(const node& params, const param_error& error)> check;

@@ -230,7 +230,7 @@ void planner::graph(unsigned reactors) {
     for (std::size_t i = 0; i < _cfg.stages.size(); ++i) {
         const stage_schema* s = schema(static_cast<unsigned>(i));
         if (!s) fail(_cfg.stages[i].type.at, "unknown stage type '" + *_cfg.stages[i].type + "'");
-        _p.stage_roles.push_back(s ? s->roles : role_set{});
+        _p.stage_roles.push_back(!s ? role_set{} : s->roles_of ? s->roles_of(_cfg.stages[i].params) : s->roles);
         if (_p.stage_reactor[i] >= reactors)
             fail(_cfg.stages[i].at, "stage '" + *_cfg.stages[i].name + "' is placed on reactor " +
                                         std::to_string(_p.stage_reactor[i]) + " of " +

@@ -9,6 +9,7 @@
 
 #include "flow/key.hh"
 #include "net/packet.hh"
+#include "pipeline/flow_class.hh"
 #include "pipeline/stages/builtin.hh"
 
 namespace pk::pipeline::stages {
@@ -164,9 +165,16 @@ public:
         if (!sp.empty()) parse_range(sp, _sport);
         if (!dp.empty()) parse_range(dp, _dport);
         _vlan = static_cast<int>(a.params->integer_or("vlan", -1));
+        _class = static_cast<int>(a.params->integer_or("class", -1));
+        if (_class >= 0) (void)flow_class::register_field();
     }
 
-    bool pick(rte_mbuf* m, const net::parsed& p) const noexcept { return matches(m, p) != _invert; }
+    /// A hit with `class` set takes that flow class (its lane on a `lanes` edge).
+    bool pick(rte_mbuf* m, const net::parsed& p) const noexcept {
+        const bool hit = matches(m, p) != _invert;
+        if (hit && _class >= 0) flow_class::set(m, static_cast<std::uint8_t>(_class));
+        return hit;
+    }
 
 private:
     bool matches(const rte_mbuf* m, const net::parsed& p) const noexcept {
@@ -183,7 +191,7 @@ private:
     }
 
     bool _invert;
-    int _proto, _vlan;
+    int _proto, _vlan, _class;
     prefix _src, _dst;
     port_range _sport, _dport;
 };
@@ -257,10 +265,15 @@ void register_classify(registry& r) {
                  p_of("src_port", param_type::string),
                  p_of("dst_port", param_type::string),
                  p_int("vlan", 0, 4095),
-                 p_of("invert", param_type::boolean)};
+                 p_of("invert", param_type::boolean),
+                 p_int("class", 0, flow_class::count - 1)};
     fs.outputs = {"out", "miss"};
     fs.check = check_filter;
     fs.roles = {role::observer}; // parses read-only, emits or drops every packet
+    fs.roles_of = [](const node& params) {
+        // With `class` it writes the class into the packet's metadata: a writer.
+        return params.find("class") ? role_set{role::writes_packets} : role_set{role::observer};
+    };
     r.add({"filter", make_factory<filter>(), fs,
            "matches 5-tuple fields and prefixes: hits to 'out', others to 'miss' or dropped"});
 

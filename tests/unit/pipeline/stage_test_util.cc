@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include "pipeline/flow_class.hh"
 #include "pipeline/stages/builtin.hh"
 
 namespace pk::pipeline::test {
@@ -199,7 +200,7 @@ void collector::process(rte_mbuf** pkts, std::uint16_t n) noexcept {
         items.push_back(item{bytes_of(m), static_cast<std::uint16_t>(m->l2_len),
                              static_cast<std::uint16_t>(m->l3_len),
                              static_cast<std::uint16_t>(m->l4_len), m->packet_type,
-                             rte_mbuf_refcnt_read(m), m});
+                             rte_mbuf_refcnt_read(m), m, flow_class::of(m)});
     }
     drop(_collected, pkts, n);
 }

@@ -80,6 +80,7 @@ public:
         std::uint32_t packet_type;
         std::uint16_t refcnt;
         const rte_mbuf* mbuf;
+        unsigned flow_class; ///< pipeline::flow_class::of() when collected
     };
     explicit collector(const stage_args& a);
     std::vector<item> items;

@@ -30,6 +30,7 @@
 #include "base/clock.hh"
 #include "net/packet.hh"
 #include "net/port.hh"
+#include "pipeline/flow_class.hh"
 #include "pipeline/latency.hh"
 #include "stage_test_util.hh"
 
@@ -644,6 +645,49 @@ TEST(Filter, MissUnconnectedIsDroppedAsFiltered) {
     bad[14] = 0x44;
     feed(e["f"], {bad});
     EXPECT_EQ(drops(*e["f"], "malformed"), 1u);
+}
+
+TEST(Filter, AClassRuleMarksItsHitsForThePriorityLanes) {
+    // `class: 0` on the filter: every hit carries class 0 (the highest lane of a lanes
+    // edge); misses keep the lowest. Below a pub edge (packets shared in place) such a
+    // filter is a writer and refused; without `class` it is still a reader there.
+    env e;
+    ASSERT_EQ(try_build(e, "stages:\n"
+                           "  - {name: f, type: filter, params: {proto: tcp, class: 0}}\n"
+                           "  - {name: hit, type: t_collect}\n"
+                           "  - {name: miss, type: t_collect}\n"
+                           "edges:\n"
+                           "  - {from: f, to: hit}\n"
+                           "  - {from: f.miss, to: miss}\n"),
+              "");
+    feed(e["f"], filter_probes());
+    ASSERT_EQ(e.col("hit").items.size(), 2u);
+    ASSERT_EQ(e.col("miss").items.size(), 5u);
+    for (auto& it : e.col("hit").items)
+        EXPECT_EQ(it.flow_class, 0u);
+    for (auto& it : e.col("miss").items)
+        EXPECT_EQ(it.flow_class, pk::pipeline::flow_class::count - 1);
+    for (const char* params : {"{proto: tcp, class: 1}", "{proto: tcp}"}) {
+        SCOPED_TRACE(params);
+        env p;
+        std::string err = try_build(p, std::string("stages:\n"
+                                                   "  - {name: p, type: publish}\n"
+                                                   "  - {name: s1, type: subscribe}\n"
+                                                   "  - {name: f, type: filter, params: ") +
+                                           params +
+                                           "}\n"
+                                           "  - {name: c, type: t_collect}\n"
+                                           "edges:\n"
+                                           "  - {from: p, to: s1, queue: pub}\n"
+                                           "  - {from: s1, to: f}\n"
+                                           "  - {from: f, to: c}\n");
+        if (std::string(params).find("class") != std::string::npos) {
+            EXPECT_NE(err.find("t.yaml:4:"), std::string::npos) << err;
+            EXPECT_NE(err.find("writes into packets"), std::string::npos) << err;
+        } else {
+            EXPECT_EQ(err, "");
+        }
+    }
 }
 
 TEST(Filter, BadPrefixOrRangeFailsAtBuild) {
