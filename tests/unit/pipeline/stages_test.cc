@@ -578,6 +578,17 @@ std::vector<frame> filter_probes() {
     return v;
 }
 
+/// A filter with `params` whose hits go to collector "hit" and misses to "miss".
+static std::string build_filter(env& e, const std::string& params) {
+    return try_build(e, "stages:\n"
+                        "  - {name: f, type: filter, params: {" + params + "}}\n"
+                        "  - {name: hit, type: t_collect}\n"
+                        "  - {name: miss, type: t_collect}\n"
+                        "edges:\n"
+                        "  - {from: f, to: hit}\n"
+                        "  - {from: f.miss, to: miss}\n");
+}
+
 TEST(Filter, MatchesFieldsPrefixesRangesVlanInvert) {
     const filter_case cases[] = {
         {"proto: udp", {1, 0, 1, 1, 1, 1, 0}},
@@ -602,16 +613,7 @@ TEST(Filter, MatchesFieldsPrefixesRangesVlanInvert) {
     for (auto& c : cases) {
         SCOPED_TRACE(c.params);
         env e;
-        ASSERT_EQ(try_build(e, std::string("stages:\n"
-                                           "  - {name: f, type: filter, params: {") +
-                                   c.params +
-                                   "}}\n"
-                                   "  - {name: hit, type: t_collect}\n"
-                                   "  - {name: miss, type: t_collect}\n"
-                                   "edges:\n"
-                                   "  - {from: f, to: hit}\n"
-                                   "  - {from: f.miss, to: miss}\n"),
-                  "");
+        ASSERT_EQ(build_filter(e, c.params), "");
         feed(e["f"], probes);
         std::vector<bool> got(probes.size(), false);
         std::size_t seen = 0;
@@ -652,14 +654,7 @@ TEST(Filter, AClassRuleMarksItsHitsForThePriorityLanes) {
     // edge); misses keep the lowest. Below a pub edge (packets shared in place) such a
     // filter is a writer and refused; without `class` it is still a reader there.
     env e;
-    ASSERT_EQ(try_build(e, "stages:\n"
-                           "  - {name: f, type: filter, params: {proto: tcp, class: 0}}\n"
-                           "  - {name: hit, type: t_collect}\n"
-                           "  - {name: miss, type: t_collect}\n"
-                           "edges:\n"
-                           "  - {from: f, to: hit}\n"
-                           "  - {from: f.miss, to: miss}\n"),
-              "");
+    ASSERT_EQ(build_filter(e, "proto: tcp, class: 0"), "");
     feed(e["f"], filter_probes());
     ASSERT_EQ(e.col("hit").items.size(), 2u);
     ASSERT_EQ(e.col("miss").items.size(), 5u);
