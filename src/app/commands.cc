@@ -25,7 +25,7 @@ void add_commands(console& con, const pipeline::graph& g, sched::reactor_group& 
         "timer wheel activity per reactor");
     con.add_without_args(
         "show flows", [&g] { return show_flows(g); },
-        "flow balancers: buckets, workers, packets per worker");
+        "flow balancers (buckets, workers, packets per worker) and flow tables (top flows)");
     con.add_stats("ports", [] { return net::ports_stats(); });
     con.add_stats("pipeline", [&g] { return stats_section(g); });
 }

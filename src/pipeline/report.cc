@@ -444,7 +444,10 @@ std::string show_timers(sched::reactor_group& rg, const plan& p) {
 std::string show_flows(const graph& g) {
     std::string o;
     for (auto& s : g.stages()) {
-        if (!s->is(role::balancer)) continue;
+        if (!s->is(role::balancer)) {
+            o += s->flow_report(); // flow tables: their top flows, per reactor
+            continue;
+        }
         o += s->name() + ":";
         for (auto& [k, v, counter] : s->extra())
             o += " " + k + "=" + std::to_string(v);

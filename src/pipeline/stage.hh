@@ -202,6 +202,9 @@ public:
     /// Stage-specific values for stats and metrics (any thread: read atomics or values fixed
     /// at start(); allocates, so never from the packet path).
     virtual std::vector<stage_value> extra() const { return {}; }
+    /// Control thread: what the stage tracks per flow, for `show flows` (flow_table asks
+    /// its reactor and waits for the answer); empty for stages that keep no flows.
+    virtual std::string flow_report() { return {}; }
 
     /// Backpressure without stalling the reactor. A full waiting edge leaves its
     /// packets parked in the producing stage; while any are, the chain's entry stages

@@ -829,6 +829,14 @@ def main():
             refused = sum(l["refused"] for e in lanes for l in e["lanes"])
             full = s["stages"]["balance"]["dropped"].get("queue_full", 0)
             assert refused == full, (refused, full)
+        if case == "load-balance":
+            # Each worker's flow table holds the flows it was given: together every one
+            # of the generator's 10,000 flows (a flow whose bucket moved is in two), none
+            # refused for want of room.
+            tables = [s["stages"][f"flows{w}"] for w in range(3)]
+            assert all(t["flows_in_table"] > 0 and t["flows_refused_total"] == 0
+                       for t in tables), tables
+            assert sum(t["flows_created_total"] for t in tables) >= 10000, tables
         print(case, json.dumps(s["totals"]))
 
 

@@ -9,6 +9,7 @@ void register_builtin_stages(registry& r) {
     stages::register_balance(r);
     stages::register_generator(r);
     stages::register_capture(r);
+    stages::register_flows(r);
 }
 
 } // namespace pk::pipeline

@@ -11,6 +11,7 @@ void register_classify(registry& r);  ///< parse, filter, udp_echo
 void register_balance(registry& r);   ///< flow_balance
 void register_generator(registry& r); ///< generator
 void register_capture(registry& r);   ///< capture
+void register_flows(registry& r);     ///< flow_table
 
 /// Helper for factories: constructs T from the args.
 template <typename T>

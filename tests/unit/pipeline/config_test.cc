@@ -298,8 +298,8 @@ const broken cases[] = {
      "t.yaml:2:21: unknown stage type 'macswp' (did you mean 'macswap'?)"},
     {"unknown stage type (list)", "stages:\n  - {name: s, type: teleport}\n",
      "t.yaml:2:21: unknown stage type 'teleport' (known types: capture, count, drop, filter, "
-     "flow_balance, generator, macswap, parse, port_rx, port_tx, publish, rate_limit, subscribe, "
-     "udp_echo)"},
+     "flow_balance, flow_table, generator, macswap, parse, port_rx, port_tx, publish, "
+     "rate_limit, subscribe, udp_echo)"},
     {"unknown param",
      PRELUDE "  - {name: rx, type: port_rx, params: {port: in, qeue: 1}, reactor: io}\n",
      "t.yaml:9:50: unknown param 'qeue' for stage type 'port_rx' (did you mean 'queue'?)"},
@@ -765,7 +765,7 @@ TEST(config_registry, user_stage_types_and_param_schemas) {
     auto unregistered = load_string(good, "t.yaml", reg());
     ASSERT_EQ(lines_of(unregistered),
               std::vector<std::string>{"t.yaml:2:21: unknown stage type 'dedup' (known types: "
-                                       "capture, count, drop, filter, flow_balance, generator, "
+                                       "capture, count, drop, filter, flow_balance, flow_table, generator, "
                                        "macswap, parse, port_rx, port_tx, publish, rate_limit, "
                                        "subscribe, udp_echo)"});
 
@@ -823,7 +823,7 @@ TEST(config_registry, validate_works_on_a_config_built_in_code) {
     auto ds = validate(c, reg());
     ASSERT_EQ(ds.size(), 1u);
     EXPECT_EQ(format(ds[0]), "<code>:3:10: unknown stage type 'nope' (known types: capture, count, "
-                             "drop, filter, flow_balance, generator, macswap, parse, port_rx, "
+                             "drop, filter, flow_balance, flow_table, generator, macswap, parse, port_rx, "
                              "port_tx, publish, rate_limit, subscribe, udp_echo)");
 }
 

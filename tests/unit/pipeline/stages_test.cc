@@ -701,6 +701,80 @@ TEST(Filter, BadPrefixOrRangeFailsAtBuild) {
 // =======================================================================================
 // flow_balance
 
+// =======================================================================================
+// flow_table
+
+TEST(FlowTable, TracksFlowsPassesEveryPacketAndAgesIdleOnesOut) {
+    env e;
+    ASSERT_EQ(try_build(e, "stages:\n"
+                           "  - {name: ft, type: flow_table, params: {capacity: 4, idle_ms: 20, "
+                           "symmetric: on, top: 2}}\n"
+                           "  - {name: sink, type: t_collect}\n"
+                           "edges:\n"
+                           "  - {from: ft, to: sink}\n"),
+              "");
+    stage& ft = *e["ft"];
+    std::vector<frame> frames;
+    for (std::uint16_t f = 0; f < 5; ++f) { // flow f sends f + 1 packets; flow 4 finds it full
+        pkt_spec a;
+        a.src = ip4("10.0.0.1");
+        a.dst = ip4("10.0.1.1");
+        a.sport = static_cast<std::uint16_t>(1000 + f);
+        for (std::uint16_t k = 0; k <= f && f < 4; ++k)
+            frames.push_back(make_frame(a));
+        if (f == 4) frames.push_back(make_frame(a));
+    }
+    pkt_spec back; // flow 3's other direction: the same flow (symmetric)
+    back.src = ip4("10.0.1.1");
+    back.dst = ip4("10.0.0.1");
+    back.sport = 2000;
+    back.dport = 1003;
+    frames.push_back(make_frame(back));
+    frames.push_back(make_arp());
+    feed(&ft, frames);
+    ft.tick(pk::tsc::now());
+    EXPECT_EQ(e.col("sink").items.size(), frames.size()) << "every packet passes on";
+    EXPECT_EQ(extra_value(ft, "flows_in_table"), 4u);
+    EXPECT_EQ(extra_value(ft, "flows_created_total"), 4u);
+    EXPECT_EQ(extra_value(ft, "flows_refused_total"), 1u);
+    EXPECT_EQ(extra_value(ft, "untracked_total"), 2u) << "the ARP frame and the fifth flow";
+
+    // show flows: the report asks the stage's reactor (here: this thread's tick calls).
+    std::string report;
+    std::thread asker([&] { report = ft.flow_report(); });
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (report.empty() && std::chrono::steady_clock::now() < until) {
+        ft.tick(pk::tsc::now());
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    asker.join();
+    EXPECT_NE(report.find("4 flows of 4"), std::string::npos) << report;
+    const auto first = report.find("udp 10.0.0.1:1003 > 10.0.1.1:2000");
+    const auto second = report.find("udp 10.0.0.1:1002 > 10.0.1.1:2000");
+    EXPECT_NE(first, std::string::npos) << "the busiest flow (5 packets) first\n" << report;
+    EXPECT_LT(first, second) << report;
+    EXPECT_EQ(report.find(":1001 "), std::string::npos) << "top: 2\n" << report;
+
+    // Idle for longer than idle_ms (+ the 1 ms wheel tick): every flow expires.
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    ft.tick(pk::tsc::now());
+    EXPECT_EQ(extra_value(ft, "flows_in_table"), 0u);
+    EXPECT_EQ(extra_value(ft, "flows_expired_total"), 4u);
+    EXPECT_BALANCED_IN(*e.g, frames.size());
+}
+
+TEST(FlowTable, NoReactorAnsweringIsSaidNotWaitedOnForever) {
+    env e;
+    ASSERT_EQ(try_build(e, "stages:\n"
+                           "  - {name: ft, type: flow_table}\n"
+                           "  - {name: sink, type: t_collect}\n"
+                           "edges:\n"
+                           "  - {from: ft, to: sink}\n"),
+              "");
+    const std::string r = e["ft"]->flow_report();
+    EXPECT_NE(r.find("no answer from the reactor"), std::string::npos) << r;
+}
+
 TEST(FlowBalance, FlowsStickToOneOutputInOrder) {
     env e;
     ASSERT_EQ(try_build(e, "stages:\n"
