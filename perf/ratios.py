@@ -37,6 +37,7 @@ RATIOS = (
         ("queue_broadcast4/pktkernel", "queue_broadcast4/clone", 2.0),
         ("queue_broadcast4/pktkernel", "queue_broadcast4/refcnt", 1.3),
         ("lb_dispatch/pktkernel", "lb_dispatch/dsw", 1.5),
+        ("lb_dispatch/pktkernel", "lb_dispatch/distributor", 3.0),
     ]
     + [(f"timer_{op}/pktkernel/pending:{n}", f"timer_{op}/rte_timer/pending:{n}",
         5.0 if n >= 65536 else None)
