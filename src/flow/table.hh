@@ -26,8 +26,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
-#include <memory>
 #include <vector>
 
 #include "flow/key.hh"
@@ -45,18 +43,11 @@ struct flow_entry {
     timer::handle timer{};
 };
 
-/// A 32-bit hash of a flow key for tables (not Toeplitz: the NIC's RSS hash, when the
-/// mbuf carries one, is as good and free).
+/// A 32-bit hash of a flow key for tables: flow_key_hash folded (not Toeplitz: the
+/// NIC's RSS hash, when the mbuf carries one, is as good and free).
 inline std::uint32_t key_hash(const flow_key& k) noexcept {
-    std::uint64_t w[5];
-    std::memcpy(w, &k, sizeof w);
-    std::uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (std::uint64_t x : w) {
-        h ^= x;
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    return static_cast<std::uint32_t>(h ^ (h >> 29));
+    const std::uint64_t h = flow_key_hash{}(k);
+    return static_cast<std::uint32_t>(h ^ (h >> 32));
 }
 
 class table {
@@ -99,11 +90,8 @@ public:
             ++_full;
             return none;
         }
+        // Always valid: the wheel has a timer per entry and this entry's is free.
         const timer::handle h = _wheel.schedule(now + _idle, _free);
-        if (!h.valid()) { // cannot happen: one timer per entry, as many timers as entries
-            ++_full;
-            return none;
-        }
         const std::uint32_t id = _free;
         _free = _next_free[id];
         _slots[s] = slot{hash, id};
@@ -161,10 +149,11 @@ public:
     /// The `n` flows with the most packets, most first (owner core; scans the table:
     /// for reports, not the packet path). Returns how many were written.
     std::size_t top(flow_entry* out, std::size_t n) const noexcept {
+        if (n == 0) return 0;
         std::size_t k = 0;
         auto more = [](const flow_entry& a, const flow_entry& b) { return a.packets > b.packets; };
         for (const slot& sl : _slots) {
-            if (sl.id == empty || n == 0) continue;
+            if (sl.id == empty) continue;
             const flow_entry& e = _entries[sl.id];
             if (k < n) {
                 out[k++] = e;
